@@ -1,0 +1,42 @@
+# The two commands a new user needs:
+#   make run    train, convert and compare LSTM, GRU and RNN end to end (artifacts in build/)
+#   make test   install what is missing, lint, and run the test suites
+# Both install on first use: a venv with pinned wheels, and the Debian Arm tool chain + QEMU.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | md5sum | cut -c1-8)
+TOOLS   := build/.toolchain-ok
+PYTEST_ARGS ?=
+
+.PHONY: run test lint venv toolchain clean
+
+run: $(STAMP) $(TOOLS)
+	$(BIN)/tinyrnn all
+
+test: $(STAMP) $(TOOLS)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+toolchain: $(TOOLS)
+
+$(TOOLS): scripts/install-toolchain.sh
+	bash scripts/install-toolchain.sh
+	mkdir -p build && touch $@
+
+clean:
+	rm -rf build
