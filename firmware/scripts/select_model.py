@@ -1,0 +1,80 @@
+# PRE extra script: compiles the model chosen at build time into the firmware.
+#
+#   TINYRNN_MODEL_DIR (environment) > custom_model_dir (platformio.ini) > test/fixture_model
+#
+# The folder is what `convert` writes for one model: for the tinyrnn backend tinyrnn_model.h/.c
+# (plus the runtime library firmware/lib/tinyrnn/src, or TINYRNN_RUNTIME_DIR / custom_runtime_dir;
+# "none" skips it); for the TFLM backend the C array model_data.h/.cc. Relative paths are taken
+# from the firmware/ folder. The harness never changes when the model does.
+
+import os
+import sys
+
+Import("env")  # noqa: F821  (SCons injects it)
+
+project_dir = env.subst("$PROJECT_DIR")  # noqa: F821
+
+
+def _option(name, default):
+    return env.GetProjectOption(name, default)  # noqa: F821
+
+
+def _resolve(path):
+    path = os.path.expanduser(path)
+    return os.path.normpath(path if os.path.isabs(path) else os.path.join(project_dir, path))
+
+
+def _fail(message):
+    sys.stderr.write("Error: %s\n" % message)
+    env.Exit(1)  # noqa: F821
+
+
+backend = _option("custom_backend", "tinyrnn")
+model_dir = _resolve(os.environ.get("TINYRNN_MODEL_DIR") or _option("custom_model_dir", "test/fixture_model"))
+required = {"tinyrnn": "tinyrnn_model.h", "tflm": "model_data.h"}
+if backend not in required:
+    _fail("custom_backend = %s: use tinyrnn or tflm" % backend)
+if not os.path.isfile(os.path.join(model_dir, required[backend])):
+    _fail(
+        "model folder %s has no %s (backend %s). Point TINYRNN_MODEL_DIR at a folder written by "
+        "`tinyrnn convert` (build/models/<name>/tinyrnn for tinyrnn, .../tflm for TFLM)."
+        % (model_dir, required[backend], backend)
+    )
+
+print("tinyrnn model: %s (backend %s)" % (model_dir, backend))
+env.Append(CPPPATH=[model_dir])  # noqa: F821
+env.BuildSources(os.path.join("$BUILD_DIR", "model"), model_dir)  # noqa: F821
+
+
+
+def _includes_any(folder, names):
+    """True when a source in folder #includes one of the header names."""
+    for entry in sorted(os.listdir(folder)):
+        if not entry.endswith((".c", ".h", ".cc", ".cpp")):
+            continue
+        with open(os.path.join(folder, entry), encoding="utf-8", errors="replace") as fp:
+            for line in fp:
+                text = line.strip()
+                if text.startswith("#") and "include" in text:
+                    for name in names:
+                        if '"%s"' % name in text or "<%s>" % name in text:
+                            return True
+    return False
+
+
+if backend == "tinyrnn":
+    runtime = os.environ.get("TINYRNN_RUNTIME_DIR") or _option("custom_runtime_dir", "lib/tinyrnn/src")
+    runtime_dir = _resolve(runtime) if runtime != "none" else None
+    headers = []
+    if runtime_dir and os.path.isdir(runtime_dir):
+        headers = [h for h in os.listdir(runtime_dir) if h.endswith(".h") and h != "tinyrnn_model.h"]
+    # Only a model that includes a runtime header needs the runtime (the protocol fixture does
+    # not), so the fixture builds whatever state the runtime is in.
+    if headers and _includes_any(model_dir, headers):
+        env.Append(CPPPATH=[runtime_dir])  # noqa: F821
+        # An archive, so the linker takes only the kernels this model calls.
+        lib = env.BuildLibrary(os.path.join("$BUILD_DIR", "tinyrnn_runtime"), runtime_dir)  # noqa: F821
+        env.Prepend(LIBS=[lib])  # noqa: F821
+        print("tinyrnn runtime: %s" % runtime_dir)
+    else:
+        print("tinyrnn runtime: not needed by this model")

@@ -1,0 +1,14 @@
+/* Bare-metal entry for the QEMU boards; the Arduino boards use setup()/loop() instead. */
+#if defined(TINYRNN_PLATFORM_QEMU)
+
+#include "../tinyrnn_harness.h"
+
+int main(void)
+{
+    tinyrnn_harness_init();
+    for (;;) {
+        tinyrnn_harness_poll();
+    }
+}
+
+#endif

@@ -1,0 +1,46 @@
+/* Porting layer: the only board-specific code the harness calls (in the spirit of MLPerf Tiny's
+ * th_* / ee_* split). One implementation per board family:
+ *   qemu/tinyrnn_port_qemu.c       mps2-an386/an500/an505 (CMSDK UART), lm3s6965evb (PL011 UART)
+ *   arduino/tinyrnn_port_arduino.cpp  real boards through the Arduino core (Serial) */
+#ifndef TINYRNN_PORT_H
+#define TINYRNN_PORT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void tinyrnn_port_init(void);
+
+/* Blocks until the byte is accepted by the UART. */
+void tinyrnn_port_putc(uint8_t c);
+
+/* Next received byte, or -1 when none is waiting. Never blocks: the harness polls. */
+int tinyrnn_port_getc(void);
+
+/* Free-running counter read around each inference; differences are taken modulo 2^32, so a
+ * single measured interval must stay below 2^32 units. */
+uint32_t tinyrnn_port_counter(void);
+
+/* What the counter counts, reported verbatim by `id`: "cycles" on hardware (DWT CYCCNT, CCOUNT,
+ * SysTick at the core clock) and "instructions_emulated" under QEMU -icount shift=0. */
+const char *tinyrnn_port_counter_unit(void);
+
+/* Smallest step of the counter in its unit (QEMU: instructions per SysTick tick). */
+uint32_t tinyrnn_port_counter_resolution(void);
+
+const char *tinyrnn_port_board(void);
+const char *tinyrnn_port_cpu(void);
+
+/* Stack bytes ever used since boot and reserved, or 0/0 when the port cannot tell. */
+void tinyrnn_port_stack(uint32_t *used, uint32_t *reserved);
+
+/* Ends the program: QEMU exits with `code`; hardware parks the core. */
+void tinyrnn_port_exit(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYRNN_PORT_H */
