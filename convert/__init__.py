@@ -1,0 +1,1 @@
+"""Quantization, TFLite conversion, C arrays, model inspection and ahead-of-time compilation."""

@@ -1,0 +1,61 @@
+"""Model card: what one trained model costs, in one JSON file per model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from convert.arena import measure_arena
+from tinyrnn.buildtree import read_json, write_json
+from train.models import classifier_macs, classifier_params
+
+
+def build_card(model_dir: Path) -> dict:
+    model_dir = Path(model_dir)
+    cfg = read_json(model_dir / "config.json")
+    metrics = read_json(model_dir / "metrics.json")
+    conversion = read_json(model_dir / "conversion.json")
+    t = cfg["train"]
+    shape = (t["units"], t["layers"], cfg["steps"], cfg["channels"], cfg["num_classes"])
+    formula = classifier_params(t["cell"], t["units"], t["layers"], cfg["channels"],
+                                cfg["num_classes"])
+    card: dict = {
+        "model": model_dir.name,
+        "cell": t["cell"],
+        "units": t["units"],
+        "layers": t["layers"],
+        "steps": cfg["steps"],
+        "channels": cfg["channels"],
+        "num_classes": cfg["num_classes"],
+        "seed": t["seed"],
+        "dataset": cfg["dataset"]["name"],
+        "keras_params": metrics["keras_params"],
+        "formula_params": formula,
+        "params_match_formula": metrics["keras_params"] == formula,
+        "float_weight_bytes": 4 * metrics["keras_params"],
+        "macs_per_inference": classifier_macs(t["cell"], shape[0], shape[1], shape[2], shape[3],
+                                              shape[4]),
+        "variants": {},
+    }
+    for key, v in conversion["variants"].items():
+        entry = {k: v[k] for k in ("status", "quantize", "unroll") if k in v}
+        if v["status"] == "ok":
+            entry.update(
+                file=v["file"], tflite_bytes=v["bytes"], graph=v["graph"], ops=v["op_counts"],
+                tensors=v["tensors"], constant_bytes_by_dtype=v["constant_bytes_by_dtype"],
+                input=v["inputs"][0], output=v["outputs"][0],
+            )
+            print(f"[card] {model_dir.name}: measuring TFLM arena for {v['file']} ...", flush=True)
+            try:
+                entry["tflm_arena"] = measure_arena(model_dir / v["file"])
+            except RuntimeError as e:
+                entry["tflm_arena"] = {"error": str(e)}
+        else:
+            entry["error"] = v.get("error", "")
+        card["variants"][key] = entry
+    int8 = card["variants"].get("int8", {})
+    if int8.get("status") == "ok":
+        card["int8_weight_bytes"] = int8["constant_bytes_by_dtype"].get("INT8", 0)
+        card["int8_tflite_bytes"] = int8["tflite_bytes"]
+        card["int8_tflm_arena_bytes"] = int8.get("tflm_arena", {}).get("arena_bytes")
+    write_json(model_dir / "card.json", card)
+    return card

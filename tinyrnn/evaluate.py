@@ -1,0 +1,123 @@
+"""Host evaluation: the same test windows through every runtime, and how far they agree.
+
+Runtimes: Keras float, TFLite float and int8 (ai-edge-litert), and TFLM int8 (tflite-micro, the
+interpreter firmware runs). Accuracy, per-class recall and confusion per runtime; predicted-class
+agreement per pair; and for the two int8 runtimes the largest output difference in LSB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tinyrnn.buildtree import read_json, write_json
+from tinyrnn.runtimes import run_litert, run_tflm
+from train.dataset import Dataset
+from train.normalization import Normalization
+from train.sources import load_dataset
+
+# TFLM needs a little more than the measured minimum when invoked from Python repeatedly? No:
+# the minimum was measured with an invoke. A small margin only guards against rounding.
+ARENA_MARGIN = 256
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict:
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    support = confusion.sum(axis=1)
+    recall = np.divide(np.diag(confusion), support, out=np.zeros(num_classes),
+                       where=support > 0)
+    return {
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "per_class_recall": [round(float(r), 4) for r in recall],
+        "confusion": confusion.tolist(),
+    }
+
+
+def _hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def evaluate_model(model_dir: Path, data: Dataset | None = None, force: bool = False) -> dict:
+    from train.fit import load_model
+
+    model_dir = Path(model_dir)
+    cfg = read_json(model_dir / "config.json")
+    card = read_json(model_dir / "card.json")
+    out_path = model_dir / "evaluation.json"
+    inputs_key = {f: _hash(model_dir / f) for f in ("model.keras", "float.tflite", "int8.tflite")}
+    if not force and out_path.is_file() and read_json(out_path).get("inputs") == inputs_key:
+        print(f"[evaluate] {model_dir.name}: up to date, skipping")
+        return read_json(out_path)
+    if data is None:
+        data = load_dataset(cfg["train"]["dataset"], seed=cfg["train"]["seed"])
+    norm = Normalization.from_json(read_json(model_dir / "normalization.json"))
+    x = norm.apply(data.x_test)
+    y = data.y_test
+    k = data.num_classes
+
+    def progress(name: str):
+        return lambda i, n: print(f"[evaluate] {model_dir.name}: {name} {i}/{n}", flush=True)
+
+    outputs: dict[str, dict] = {}
+    timings: dict[str, float] = {}
+    t = time.monotonic()
+    probs = load_model(model_dir).predict(x, batch_size=256, verbose=0)
+    timings["keras_float"] = time.monotonic() - t
+    outputs["keras_float"] = {"probs": probs}
+    variants = card["variants"]
+    if variants.get("float", {}).get("status") == "ok":
+        t = time.monotonic()
+        r = run_litert(model_dir / "float.tflite", x, progress("tflite_float"))
+        timings["tflite_float"] = time.monotonic() - t
+        outputs["tflite_float"] = {"probs": r.probs}
+    int8 = variants.get("int8", {})
+    if int8.get("status") == "ok":
+        t = time.monotonic()
+        r = run_litert(model_dir / "int8.tflite", x, progress("tflite_int8"))
+        timings["tflite_int8"] = time.monotonic() - t
+        outputs["tflite_int8"] = {"probs": r.probs, "raw": r.raw}
+        arena = int8.get("tflm_arena", {}).get("arena_bytes")
+        if arena:
+            t = time.monotonic()
+            r = run_tflm(model_dir / "int8.tflite", x, arena + ARENA_MARGIN, progress("tflm_int8"))
+            timings["tflm_int8"] = time.monotonic() - t
+            outputs["tflm_int8"] = {"probs": r.probs, "raw": r.raw}
+
+    preds = {name: np.argmax(o["probs"], axis=1) for name, o in outputs.items()}
+    result: dict = {
+        "model": model_dir.name,
+        "cell": cfg["train"]["cell"],
+        "seed": cfg["train"]["seed"],
+        "test_windows": len(y),
+        "inputs": inputs_key,
+        "class_names": data.class_names,
+        "runtimes": {
+            name: {**classification_metrics(y, p, k), "seconds": round(timings[name], 2)}
+            for name, p in preds.items()
+        },
+        "agreement": {
+            f"{a}~{b}": float(np.mean(preds[a] == preds[b]))
+            for a, b in itertools.combinations(preds, 2)
+        },
+    }
+    if "tflite_int8" in outputs and "tflm_int8" in outputs:
+        diff = np.abs(outputs["tflite_int8"]["raw"].astype(np.int32)
+                      - outputs["tflm_int8"]["raw"].astype(np.int32))
+        result["int8_lsb_difference"] = {
+            "pair": "tflite_int8 vs tflm_int8",
+            "max_lsb": int(diff.max()),
+            "windows_differing": float(np.mean(diff.max(axis=1) > 0)),
+        }
+    acc = result["runtimes"]
+    if "tflm_int8" in acc:
+        result["int8_minus_float_points"] = round(
+            100 * (acc["tflm_int8"]["accuracy"] - acc["keras_float"]["accuracy"]), 2)
+    write_json(out_path, result)
+    summary = ", ".join(f"{n} {m['accuracy']:.4f}" for n, m in acc.items())
+    print(f"[evaluate] {model_dir.name}: {summary}")
+    return result

@@ -1,0 +1,91 @@
+"""The steps of the main job, each runnable alone on models already in the build tree."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from convert.card import build_card
+from convert.carray import CArrayMeta, write_c_array
+from convert.tflite_export import convert_model
+from tinyrnn.buildtree import DEFAULT_ROOT, models_dir, read_json
+from tinyrnn.evaluate import evaluate_model
+from train.fit import TrainConfig, train
+from train.models import CELLS
+from train.sources import load_dataset
+
+# The main job: every cell on the smartwatch data, and on a long-memory task where the plain
+# RNN should fall behind, each over several seeds so differences come with their spread.
+MAIN_DATASET = "watch"
+MEMORY_DATASET = "recall100"
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+def trained_models(root: Path = DEFAULT_ROOT, names: list[str] | None = None) -> list[Path]:
+    base = models_dir(root)
+    if names:
+        dirs = [base / n for n in names]
+        missing = [d.name for d in dirs if not (d / "metrics.json").is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"no trained model named {', '.join(missing)} under {base}; "
+                "run `tinyrnn train` first (`tinyrnn list` shows what exists)")
+        return dirs
+    return sorted(d for d in base.glob("*") if (d / "metrics.json").is_file())
+
+
+def train_step(dataset: str, cells: list[str], seeds: list[int], units: int, layers: int,
+               epochs: int, root: Path, force: bool, patience: int = 5) -> list[Path]:
+    data = load_dataset(dataset)
+    print(f"[data] {data.name}: {len(data.y_train)} train / {len(data.y_test)} test windows of "
+          f"{data.steps} x {data.channels}, {data.num_classes} classes", flush=True)
+    outs = []
+    total = len(cells) * len(seeds)
+    for i, (cell, seed) in enumerate(((c, s) for s in seeds for c in cells), start=1):
+        print(f"[train] model {i}/{total}", flush=True)
+        cfg = TrainConfig(dataset=dataset, cell=cell, units=units, layers=layers, epochs=epochs,
+                          seed=seed, patience=patience)
+        outs.append(train(cfg, data, root=root, force=force))
+    return outs
+
+
+def c_arrays_step(model_dir: Path) -> list[Path]:
+    cfg = read_json(model_dir / "config.json")
+    norm = read_json(model_dir / "normalization.json")
+    written = []
+    for name in ("float", "int8"):
+        path = model_dir / f"{name}.tflite"
+        if path.is_file():
+            meta = CArrayMeta(model_dir.name, cfg["steps"], cfg["channels"], cfg["class_names"],
+                              norm["mean"], norm["std"])
+            written += write_c_array(path, model_dir / "tflm" / name, meta)
+    return written
+
+
+def deploy_steps(model_dir: Path, force: bool, probe_crashes: bool) -> None:
+    """convert -> C arrays -> card -> evaluation for one trained model."""
+    convert_model(model_dir, force=force, probe_crashes=probe_crashes)
+    c_arrays_step(model_dir)
+    build_card(model_dir)
+    evaluate_model(model_dir, force=force)
+
+
+def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, epochs: int = 30,
+            units: int = 32, force: bool = False) -> None:
+    from tinyrnn.report import write_report
+
+    start = time.monotonic()
+    cells = list(CELLS)
+    print(f"== 1/4 train {', '.join(cells)} on {MAIN_DATASET}, seeds {list(seeds)}", flush=True)
+    watch = train_step(MAIN_DATASET, cells, list(seeds), units, 1, epochs, root, force)
+    print(f"== 2/4 convert, C arrays, cards, host evaluation ({len(watch)} models)", flush=True)
+    for i, model_dir in enumerate(watch, start=1):
+        print(f"[deploy] model {i}/{len(watch)}: {model_dir.name}", flush=True)
+        seed = read_json(model_dir / "config.json")["train"]["seed"]
+        deploy_steps(model_dir, force, probe_crashes=seed == seeds[0])
+    print(f"== 3/4 long-memory task {MEMORY_DATASET}: float accuracy per cell", flush=True)
+    memory = train_step(MEMORY_DATASET, cells, list(seeds), units, 1, epochs, root, force,
+                        patience=epochs)
+    print(f"== 4/4 report ({len(watch) + len(memory)} models)", flush=True)
+    path = write_report(root)
+    print(f"done in {time.monotonic() - start:.0f} s: {path}")

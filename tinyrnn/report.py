@@ -1,0 +1,337 @@
+"""report.md and its plots: what each cell costs and how accurate it stays, from the build tree.
+
+Everything is read from the per-model JSON files (metrics, cards, evaluations); nothing is
+recomputed here, so the report always describes the artifacts that exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyrnn.buildtree import DEFAULT_ROOT, read_json, report_dir, write_text_atomic
+from tinyrnn.pipeline import MAIN_DATASET, MEMORY_DATASET, trained_models
+from train.models import CELLS
+
+CELL_TITLE = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+
+
+@dataclass
+class ModelRecord:
+    name: str
+    dataset: str
+    cell: str
+    units: int
+    seed: int
+    config: dict
+    metrics: dict
+    card: dict | None
+    evaluation: dict | None
+
+
+def load_records(root: Path) -> list[ModelRecord]:
+    records = []
+    for d in trained_models(root):
+        cfg = read_json(d / "config.json")
+        t = cfg["train"]
+        records.append(ModelRecord(
+            name=d.name, dataset=t["dataset"], cell=t["cell"], units=t["units"], seed=t["seed"],
+            config=cfg, metrics=read_json(d / "metrics.json"),
+            card=read_json(d / "card.json") if (d / "card.json").is_file() else None,
+            evaluation=(read_json(d / "evaluation.json")
+                        if (d / "evaluation.json").is_file() else None),
+        ))
+    return records
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    a = 100 * np.asarray(values)
+    return f"{a.mean():.1f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.1f} (n={len(a)})"
+
+
+def _acc(r: ModelRecord, runtime: str) -> float | None:
+    if r.evaluation and runtime in r.evaluation["runtimes"]:
+        return r.evaluation["runtimes"][runtime]["accuracy"]
+    if runtime == "keras_float":
+        return r.metrics["float_test_accuracy"]
+    return None
+
+
+def _by_cell(records: list[ModelRecord], dataset: str) -> dict[str, list[ModelRecord]]:
+    groups: dict[str, list[ModelRecord]] = defaultdict(list)
+    for r in records:
+        if r.dataset == dataset:
+            groups[r.cell].append(r)
+    return {c: sorted(groups[c], key=lambda r: r.seed) for c in CELLS if c in groups}
+
+
+def _values(rs: list[ModelRecord], runtime: str) -> list[float]:
+    return [a for a in (_acc(r, runtime) for r in rs) if a is not None]
+
+
+def cost_table(groups: dict[str, list[ModelRecord]]) -> list[str]:
+    lines = [
+        "| cell | Keras params | closed form | MACs / inference | int8 weight bytes | "
+        "float .tflite | int8 .tflite (graph) | TFLM arena int8 (host) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for cell, rs in groups.items():
+        r = rs[0]
+        c = r.card or {}
+        v = c.get("variants", {})
+        fl, q = v.get("float", {}), v.get("int8", {})
+        lines.append(
+            f"| {CELL_TITLE[cell]} | {r.metrics['keras_params']:,} | {r.metrics['formula_params']:,}"
+            f" {'(equal)' if r.metrics['keras_params'] == r.metrics['formula_params'] else '(DIFFERS)'}"
+            f" | {c.get('macs_per_inference', 0):,} | {c.get('int8_weight_bytes', 'n/a'):,} | "
+            f"{fl.get('tflite_bytes', 'n/a'):,} ({fl.get('graph', fl.get('status', '?'))}) | "
+            f"{q.get('tflite_bytes', 'n/a'):,} ({q.get('graph', q.get('status', '?'))}) | "
+            f"{q.get('tflm_arena', {}).get('arena_bytes', 'n/a'):,} |"
+            if c else f"| {CELL_TITLE[cell]} | {r.metrics['keras_params']:,} | "
+            f"{r.metrics['formula_params']:,} | | | | | |"
+        )
+    return lines
+
+
+def accuracy_table(groups: dict[str, list[ModelRecord]]) -> list[str]:
+    runtimes = ["keras_float", "tflite_float", "tflite_int8", "tflm_int8"]
+    lines = ["| cell | seeds | epochs run | " + " | ".join(runtimes) + " | TFLM int8 − float |",
+             "|---|---|---|" + "---|" * len(runtimes) + "---|"]
+    for cell, rs in groups.items():
+        deltas = [r.evaluation["int8_minus_float_points"] for r in rs
+                  if r.evaluation and "int8_minus_float_points" in r.evaluation]
+        delta = (f"{np.mean(deltas):+.2f} pts (worst {max(deltas, key=abs):+.2f})"
+                 if deltas else "n/a")
+        lines.append(
+            f"| {CELL_TITLE[cell]} | {', '.join(str(r.seed) for r in rs)} | "
+            f"{', '.join(str(r.metrics['epochs_run']) for r in rs)} | "
+            + " | ".join(mean_std(_values(rs, rt)) for rt in runtimes) + f" | {delta} |"
+        )
+    return lines
+
+
+def conversion_table(groups: dict[str, list[ModelRecord]]) -> list[str]:
+    lines = ["| cell | variant | outcome | bytes | ops |", "|---|---|---|---|---|"]
+    for cell, rs in groups.items():
+        probed = next((r for r in rs if r.card and any(
+            v.get("status") in ("crashed", "failed") for v in r.card["variants"].values())), rs[0])
+        if not probed.card:
+            continue
+        for key, v in probed.card["variants"].items():
+            ops = ", ".join(f"{k}×{n}" for k, n in v.get("ops", {}).items())
+            if len(ops) > 80:
+                ops = f"{sum(v['ops'].values())} ops ({len(v['ops'])} kinds)"
+            outcome = v.get("graph", "") if v["status"] == "ok" else \
+                f"**{v['status']}**: {v.get('error', '')}"
+            lines.append(f"| {CELL_TITLE[cell]} | {key} | {outcome} | "
+                         f"{v.get('tflite_bytes', '')} | {ops} |")
+    return lines
+
+
+def agreement_lines(groups: dict[str, list[ModelRecord]]) -> list[str]:
+    lines = ["| cell | Keras~TFLite float | float~TFLM int8 | TFLite int8~TFLM int8 | "
+             "max LSB (TFLite int8 vs TFLM) | windows differing |", "|---|---|---|---|---|---|"]
+    for cell, rs in groups.items():
+        ev = [r.evaluation for r in rs if r.evaluation]
+        if not ev:
+            continue
+
+        def agree(key: str, ev=ev) -> str:
+            vals = [e["agreement"][key] for e in ev if key in e["agreement"]]
+            return f"{100 * min(vals):.1f}–{100 * max(vals):.1f}%" if vals else "n/a"
+
+        lsb = [e["int8_lsb_difference"] for e in ev if "int8_lsb_difference" in e]
+        differing = (f"{100 * np.mean([x['windows_differing'] for x in lsb]):.1f}%"
+                     if lsb else "n/a")
+        lines.append(
+            f"| {CELL_TITLE[cell]} | {agree('keras_float~tflite_float')} | "
+            f"{agree('keras_float~tflm_int8')} | {agree('tflite_int8~tflm_int8')} | "
+            f"{max(x['max_lsb'] for x in lsb) if lsb else 'n/a'} | "
+            f"{differing} |"
+        )
+    return lines
+
+
+def answer_lines(watch: dict[str, list[ModelRecord]], memory: dict[str, list[ModelRecord]]
+                 ) -> list[str]:
+    lines = []
+    if "lstm" in watch and "gru" in watch:
+        lstm, gru = watch["lstm"][0], watch["gru"][0]
+        p = gru.metrics["keras_params"] / lstm.metrics["keras_params"]
+        macs = (gru.card["macs_per_inference"] / lstm.card["macs_per_inference"]
+                if gru.card and lstm.card else float("nan"))
+        fl = [100 * a for a in _values(watch["lstm"], "keras_float")]
+        fg = [100 * a for a in _values(watch["gru"], "keras_float")]
+        diff = np.mean(fg) - np.mean(fl) if fl and fg else float("nan")
+        spread = max(np.std(fl, ddof=1), np.std(fg, ddof=1)) if len(fl) > 1 and len(fg) > 1 \
+            else float("nan")
+        if np.isnan(spread):
+            verdict = "one seed per cell cannot tell (run with several seeds)"
+        elif abs(diff) <= 2 * spread:
+            verdict = "similar: the difference is within twice the seed spread"
+        else:
+            verdict = "GRU better" if diff > 0 else "GRU worse"
+        lines.append(
+            f"- **GRU vs LSTM cost**: at {lstm.units} units the GRU has {p:.2f}× the LSTM's "
+            f"parameters and {macs:.2f}× its MACs (closed forms: 3/4 of the recurrent weights "
+            f"plus 2u extra biases for reset_after).")
+        lines.append(
+            f"- **GRU vs LSTM accuracy** (float, smartwatch, {len(fg)} seeds): GRU "
+            f"{np.mean(fg):.1f}% vs LSTM {np.mean(fl):.1f}% (difference {diff:+.1f} points, "
+            f"largest per-cell seed spread {spread:.1f}): {verdict}.")
+        q = _values(watch["gru"], "tflm_int8")
+        lines.append(
+            "- **In int8 on TFLM** the LSTM is one fused op; the GRU only exists as the unrolled "
+            f"graph ({gru.card['variants']['int8'].get('tflite_bytes', 0):,} bytes vs "
+            f"{lstm.card['variants']['int8'].get('tflite_bytes', 0):,} for the LSTM) — "
+            f"its int8 accuracy {mean_std(q)}: cheaper weights, far costlier deployment until "
+            "a fused int8 GRU exists." if gru.card and lstm.card and q else
+            "- int8 GRU results missing.")
+    if memory:
+        accs = {c: _values(rs, "keras_float") for c, rs in memory.items()}
+        chance = 100 / memory[next(iter(memory))][0].config["num_classes"]
+        parts = ", ".join(f"{CELL_TITLE[c]} {mean_std(a)}" for c, a in accs.items())
+        rnn = np.mean(accs.get("rnn", [np.nan])) * 100
+        gated = max(np.mean(accs.get(c, [0])) for c in ("lstm", "gru")) * 100
+        if rnn < chance + 10 and gated > rnn + 20:
+            verdict = "yes: the plain RNN stays near chance while a gated cell learns the task"
+        elif gated > rnn + 5:
+            verdict = "partly: the gated cells do better, but the RNN is not at chance"
+        else:
+            verdict = ("no, not on this task and budget: the plain RNN did not fall behind the "
+                       "gated cells")
+        lines.append(f"- **Long memory** ({memory[next(iter(memory))][0].config['dataset']['description']};"
+                     f" chance {chance:.0f}%): float test accuracy {parts}. Does the plain RNN "
+                     f"fail on long memory? {verdict}.")
+    return lines
+
+
+def _plots(watch: dict[str, list[ModelRecord]], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for cell, rs in watch.items():
+        if not rs[0].card:
+            continue
+        for ax, xkey, xlabel in ((axes[0], "int8_weight_bytes", "int8 weight bytes"),
+                                 (axes[1], "macs_per_inference", "MACs per inference")):
+            x = rs[0].card.get(xkey) or rs[0].card.get("float_weight_bytes")
+            for runtime, marker in (("keras_float", "o"), ("tflm_int8", "s")):
+                vals = [100 * a for a in _values(rs, runtime)]
+                if vals:
+                    ax.errorbar([x], [np.mean(vals)], yerr=[np.std(vals)], fmt=marker,
+                                capsize=4, label=f"{CELL_TITLE[cell]} {runtime}")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=7)
+    axes[0].set_title("accuracy vs parameter bytes")
+    axes[1].set_title("accuracy vs MACs")
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_cost.png", dpi=110)
+    plt.close(fig)
+    made.append("accuracy_vs_cost.png")
+
+    cells = [c for c, rs in watch.items() if rs[0].evaluation]
+    if cells:
+        fig, axes = plt.subplots(1, len(cells), figsize=(4.2 * len(cells), 4))
+        axes = np.atleast_1d(axes)
+        for ax, cell in zip(axes, cells, strict=True):
+            ev = watch[cell][0].evaluation
+            runtime = "tflm_int8" if "tflm_int8" in ev["runtimes"] else "keras_float"
+            cm = np.asarray(ev["runtimes"][runtime]["confusion"])
+            ax.imshow(cm, cmap="Blues")
+            names = ev["class_names"]
+            ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+            ax.set_yticks(range(len(names)), names, fontsize=7)
+            for (i, j), v in np.ndenumerate(cm):
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=6)
+            ax.set_title(f"{CELL_TITLE[cell]} {runtime} (seed {watch[cell][0].seed})", fontsize=9)
+            ax.set_xlabel("predicted")
+            ax.set_ylabel("true")
+        fig.tight_layout()
+        fig.savefig(out / "confusion.png", dpi=110)
+        plt.close(fig)
+        made.append("confusion.png")
+    return made
+
+
+def write_report(root: Path = DEFAULT_ROOT) -> Path:
+    records = load_records(root)
+    if not records:
+        raise FileNotFoundError(f"no trained models under {root}; run `tinyrnn all` first")
+    out = report_dir(root)
+    out.mkdir(parents=True, exist_ok=True)
+    watch = _by_cell(records, MAIN_DATASET)
+    memory = _by_cell(records, MEMORY_DATASET)
+    others = sorted({r.dataset for r in records} - {MAIN_DATASET, MEMORY_DATASET})
+    any_rec = next(iter(watch.values()))[0] if watch else records[0]
+    t = any_rec.config["train"]
+    lines = [
+        "# tinyrnn report: LSTM vs GRU vs SimpleRNN",
+        "",
+        f"Generated {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} on "
+        f"{platform.machine()} from the artifacts in `{root}`. Training: {t['units']} units, "
+        f"{t['layers']} layer(s), up to {t['epochs']} epochs (early stopping on a validation "
+        f"split, patience {t['patience']}), batch {t['batch_size']}, Adam {t['learning_rate']}.",
+        "",
+        "## The answer",
+        "",
+        *answer_lines(watch, memory),
+        "",
+    ]
+    if watch:
+        ds = any_rec.config["dataset"]
+        lines += [
+            f"## Smartwatch exercises ({ds['description']})",
+            "",
+            f"{ds['train_windows']} training / {ds['test_windows']} test windows; split by subject"
+            f" {ds['split']}. Accuracies are mean ± sample std over seeds, in %.",
+            "",
+            "### Cost per cell (seed of the first model; identical across seeds)",
+            "",
+            *cost_table(watch),
+            "",
+            "TFLM arena: smallest arena that allocates and runs, measured with the tflite-micro "
+            "interpreter on this 64-bit host (a 32-bit MCU needs somewhat less).",
+            "",
+            "### Accuracy per runtime",
+            "",
+            *accuracy_table(watch),
+            "",
+            "### Agreement between runtimes (predicted class, range over seeds)",
+            "",
+            *agreement_lines(watch),
+            "",
+            "### What TF 2.21's converter can produce",
+            "",
+            *conversion_table(watch),
+            "",
+        ]
+    if memory:
+        lines += ["## Long-memory task", "", *cost_table(memory), "",
+                  *accuracy_table(memory), ""]
+    for ds_name in others:
+        lines += [f"## {ds_name}", "", *accuracy_table(_by_cell(records, ds_name)), ""]
+    plots = _plots(watch, out) if watch else []
+    lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    lines += ["## Models", "", "| model | float acc | TFLM int8 acc | epochs | train s |",
+              "|---|---|---|---|---|"]
+    for r in records:
+        q = _acc(r, "tflm_int8")
+        lines.append(f"| {r.name} | {100 * r.metrics['float_test_accuracy']:.1f} | "
+                     f"{'' if q is None else f'{100 * q:.1f}'} | {r.metrics['epochs_run']} | "
+                     f"{r.metrics['train_seconds']} |")
+    path = out / "report.md"
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    return path

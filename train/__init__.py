@@ -1,0 +1,1 @@
+"""Data sets, model definitions and training for tinyrnn."""

@@ -1,0 +1,164 @@
+"""Train one classifier reproducibly and save it with everything later steps need."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyrnn.buildtree import DEFAULT_ROOT, model_dir, read_json, write_json
+from train.dataset import Dataset, stratified_split
+from train.models import build_classifier, check_cell, classifier_params
+from train.normalization import Normalization
+
+CALIBRATION_WINDOWS = 200
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "watch"
+    cell: str = "lstm"
+    units: int = 32
+    layers: int = 1
+    epochs: int = 30
+    batch_size: int = 64
+    seed: int = 0
+    patience: int = 5
+    learning_rate: float = 3e-3
+    validation_fraction: float = 0.15
+
+    @property
+    def name(self) -> str:
+        stack = f"x{self.layers}" if self.layers > 1 else ""
+        tag = Path(self.dataset).stem if self.dataset.endswith(".npz") else self.dataset
+        return f"{tag}-{self.cell}-u{self.units}{stack}-s{self.seed}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed, same weights: seeds Python, numpy and TF, and asks TF for deterministic ops."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def is_trained(out: Path, config: TrainConfig) -> bool:
+    """A finished result is one whose metrics exist for exactly this configuration."""
+    cfg = out / "config.json"
+    return (out / "metrics.json").is_file() and cfg.is_file() and (
+        read_json(cfg).get("train") == config.to_json()
+    )
+
+
+def train(
+    config: TrainConfig, data: Dataset, root: Path = DEFAULT_ROOT, force: bool = False,
+    verbose: int = 2,
+) -> Path:
+    """Train, then save model, normalization, history and metrics under the model's folder.
+
+    Skips work whose result is already there for the same configuration, unless ``force``.
+    Files are replaced atomically and metrics.json is written last, so an interrupted run
+    leaves either the previous finished model or an obviously unfinished folder.
+    """
+    import tf_keras as keras
+
+    check_cell(config.cell)
+    out = model_dir(config.name, root)
+    if not force and is_trained(out, config):
+        print(f"[train] {config.name}: already trained, skipping (use --force to retrain)")
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(config.seed)
+
+    norm = Normalization.fit(data.x_train)
+    x_train = norm.apply(data.x_train)
+    x_test = norm.apply(data.x_test)
+    fit_idx, val_idx = stratified_split(data.y_train, config.validation_fraction, config.seed)
+
+    model = build_classifier(
+        config.cell, config.units, config.layers, data.steps, data.channels, data.num_classes
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    print(
+        f"[train] {config.name}: {model.count_params()} params, {len(fit_idx)} train / "
+        f"{len(val_idx)} validation / {len(data.y_test)} test windows, up to {config.epochs} epochs"
+    )
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True
+    )
+    start = time.monotonic()
+    history = model.fit(
+        x_train[fit_idx],
+        data.y_train[fit_idx],
+        validation_data=(x_train[val_idx], data.y_train[val_idx]),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        callbacks=[stop],
+        verbose=verbose,
+    )
+    seconds = time.monotonic() - start
+    probs = model.predict(x_test, batch_size=256, verbose=0)
+    test_acc = float(np.mean(np.argmax(probs, axis=1) == data.y_test))
+
+    # Calibration windows for int8 conversion: a seeded sample of the (normalized) training
+    # split, saved with the model so conversion never needs the raw data set again.
+    rng = np.random.default_rng(config.seed)
+    calib = rng.choice(fit_idx, size=min(CALIBRATION_WINDOWS, len(fit_idx)), replace=False)
+    np.save(out / "calibration.npy", x_train[np.sort(calib)])
+
+    tmp = out / "model.tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, out / "model.keras")
+    write_json(out / "normalization.json", norm.to_json())
+    write_json(
+        out / "config.json",
+        {
+            "train": config.to_json(),
+            "dataset": data.summary(),
+            "class_names": data.class_names,
+            "steps": data.steps,
+            "channels": data.channels,
+            "num_classes": data.num_classes,
+        },
+    )
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    write_json(out / "history.json", hist)
+    epochs_run = len(hist["loss"])
+    write_json(
+        out / "metrics.json",
+        {
+            "keras_params": int(model.count_params()),
+            "formula_params": classifier_params(
+                config.cell, config.units, config.layers, data.channels, data.num_classes
+            ),
+            "float_test_accuracy": test_acc,
+            "epochs_run": epochs_run,
+            "best_epoch": int(np.argmin(hist["val_loss"])) + 1,
+            "train_seconds": round(seconds, 1),
+            "seed": config.seed,
+        },
+    )
+    print(
+        f"[train] {config.name}: float test accuracy {test_acc:.4f} after {epochs_run} epochs "
+        f"({seconds:.0f} s)"
+    )
+    return out
+
+
+def load_model(out: Path):
+    import tf_keras as keras
+
+    return keras.models.load_model(out / "model.keras", compile=False)

@@ -1,0 +1,26 @@
+"""Data sets by name: ``watch``, ``recall<T>`` (e.g. ``recall64``) or a path to an ``.npz``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from train.dataset import Dataset, DatasetError
+from train.npz_data import load_npz
+from train.synthetic import load_recall
+from train.watch import load_watch
+
+BUILTIN = ("watch", "recall<steps>")
+
+
+def load_dataset(spec: str, seed: int = 0) -> Dataset:
+    if spec == "watch":
+        return load_watch()
+    m = re.fullmatch(r"recall(\d+)", spec)
+    if m:
+        return load_recall(steps=int(m.group(1)))
+    if spec.endswith(".npz") or Path(spec).is_file():
+        return load_npz(Path(spec), seed=seed)
+    raise DatasetError(
+        f"unknown data set {spec!r}: use one of {', '.join(BUILTIN)} or a path to an .npz file"
+    )
