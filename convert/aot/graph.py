@@ -163,7 +163,8 @@ def _parse(buf: bytes) -> Graph:
             if raw is not None:
                 np_type = _DTYPES.get(dtype)
                 if np_type is None:
-                    raise ModelFormatError(f"tensor {i} has constant data of unreadable type {dtype}")
+                    raise ModelFormatError(
+                        f"tensor {i} has constant data of unreadable type {dtype}")
                 want = int(np.prod(shape, dtype=np.int64)) * np.dtype(np_type).itemsize
                 if len(raw) != want:
                     raise ModelFormatError(

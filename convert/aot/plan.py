@@ -195,7 +195,8 @@ def _lower_lstm(graph: Graph, op: Operator, layer_index: int, steps: int) -> Lst
     if h is None or c is None or not (h.is_variable and c.is_variable):
         raise _unsupported(graph, op, "hidden and cell state must be variable tensors")
     if x.dtype != "INT8" or h.dtype != "INT8" or c.dtype != "INT16":
-        raise _unsupported(graph, op, "only the int8 activation / int16 cell state variant (8x8->16)")
+        raise _unsupported(graph, op,
+                           "only the int8 activation / int16 cell state variant (8x8->16)")
     if len(x.shape) != 3 or x.shape[0] != 1 or x.shape[1] != steps:
         raise _unsupported(graph, op, f"input must be [1, {steps}, features]")
     act = op.options.get("FusedActivationFunction", 4)
@@ -341,7 +342,8 @@ def _lower_fc(graph: Graph, op: Operator, in_size: int) -> FcOp:
     if np.abs(b).max(initial=0) > MAX_BIAS:
         raise LimitError("fully connected bias exceeds 2^28")
     return FcOp(in_size, out, w.copy(), b.astype(np.int32),
-                np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32),
+                np.array([p[0] for p in pairs], np.int32),
+                np.array([p[1] for p in pairs], np.int32),
                 out_zp, lo, hi)
 
 
@@ -416,7 +418,8 @@ def lower(graph: Graph) -> ModelPlan:
             start, stop = _strided_slice_range(graph, op)
             want = ((steps - 1) * cur_size, steps * cur_size)
             if (start, stop) != want:
-                raise _unsupported(graph, op, "only the slice taking the last time step is supported")
+                raise _unsupported(graph, op,
+                                   "only the slice taking the last time step is supported")
             in_sequence = False
         elif op.opcode == "RESHAPE":
             if out_t.size != graph.tensors[cur].size:

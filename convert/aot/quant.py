@@ -48,7 +48,7 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         return 0, 0
     frac, shift = math.frexp(real)
     # TfLiteRound is std::round: halves go away from zero.
-    q = int(math.floor(abs(frac) * (1 << 31) + 0.5)) * (1 if frac >= 0 else -1)
+    q = math.floor(abs(frac) * (1 << 31) + 0.5) * (1 if frac >= 0 else -1)
     if q == (1 << 31):
         q //= 2
         shift += 1
@@ -83,7 +83,7 @@ def softmax_params(beta: float, in_scale: float) -> tuple[int, int, int]:
     if shift < 0:
         raise ValueError("softmax beta*scale too small for the int8 kernel")
     radius = ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << shift)
-    return mult, shift, -int(math.floor(radius))
+    return mult, shift, -math.floor(radius)
 
 
 def log2_exact(scale: float) -> int | None:
@@ -127,7 +127,7 @@ def mbqm(x: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int) -> np.n
     return rdbypot(srdhm(wrap32(np.asarray(x, np.int64) << left), mult), right)
 
 
-_TABLE = np.array(SIGMOID_TABLE_U16 + (SIGMOID_TABLE_U16[-1],), np.int64)
+_TABLE = np.array((*SIGMOID_TABLE_U16, SIGMOID_TABLE_U16[-1]), np.int64)
 
 
 def sigmoid16(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,141 @@
+"""compile_model: .tflite -> folder of C files for the tinyrnn runtime, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .emit import emit
+from .errors import AotError, UnsupportedModelError
+from .graph import read_tflite
+from .plan import ModelPlan, lower
+
+# Code of the runtime library plus a model's glue, arm-none-eabi-gcc 12 -Os -mcpu=cortex-m4
+# (measured by bench.py: about 2.3 KB); the summary adds it to the weights for a flash estimate.
+RUNTIME_CODE_BYTES_ESTIMATE = 2400
+
+
+@dataclass(frozen=True)
+class CompileSummary:
+    name: str
+    out_dir: str
+    steps: int
+    channels: int
+    classes: int
+    lstm_layers: int
+    units: tuple[int, ...]
+    arena_bytes: int
+    state_bytes: int
+    weight_bytes: int
+    macs: int
+    flash_estimate_bytes: int
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.arena_bytes + self.state_bytes
+
+    def one_line(self) -> str:
+        return (f"{self.name}: RAM {self.ram_bytes} B (arena {self.arena_bytes} + state "
+                f"{self.state_bytes}), flash ~{self.flash_estimate_bytes} B (weights "
+                f"{self.weight_bytes}), {self.macs} MACs/inference -> {self.out_dir}")
+
+
+def _check_meta(plan: ModelPlan, normalization: dict | None, class_names: Sequence[str] | None
+                ) -> tuple[list[float], list[float], list[str]]:
+    C, K = plan.channels, plan.output_size
+    mean, std = [0.0] * C, [1.0] * C
+    if normalization is not None:
+        try:
+            mean = [float(v) for v in normalization["mean"]]
+            std = [float(v) for v in normalization["std"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AotError(f"normalization must be {{'mean': [...], 'std': [...]}}: {exc}") from exc
+        if len(mean) != C or len(std) != C:
+            raise AotError(f"normalization has {len(mean)} means and {len(std)} stds; "
+                           f"the model has {C} channels")
+        if not all(math.isfinite(v) for v in mean + std) or any(s <= 0 for s in std):
+            raise AotError("normalization values must be finite and every std > 0")
+    names = [f"class_{i}" for i in range(K)]
+    if class_names is not None:
+        names = [str(n) for n in class_names]
+        if len(names) != K:
+            raise AotError(f"{len(names)} class names given; the model has {K} outputs")
+    return mean, std, names
+
+
+def _write_atomically(out_dir: Path, files: dict[str, str]) -> None:
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    old = None
+    try:
+        for fname, text in sorted(files.items()):
+            (tmp / fname).write_text(text, encoding="utf-8")
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            if old.exists():
+                shutil.rmtree(old)
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not out_dir.exists():
+            old.rename(out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def sanitize_name(name: str) -> str:
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip("._-")
+    return clean or "model"
+
+
+def compile_model(tflite_path: Path, out_dir: Path, *, name: str,
+                  normalization: dict | None = None,
+                  class_names: list[str] | None = None) -> CompileSummary:
+    """Compile an int8 LSTM .tflite into out_dir (tinyrnn_model.h/.c, summary.json).
+
+    Raises AotError (ModelFormatError, UnsupportedModelError, LimitError) with a message naming
+    the problem; on any error nothing is left at out_dir (an earlier result stays untouched).
+    """
+    tflite_path = Path(tflite_path)
+    graph = read_tflite(tflite_path)
+    plan = lower(graph)
+    mean, std, names = _check_meta(plan, normalization, class_names)
+    sha = hashlib.sha256(tflite_path.read_bytes()).hexdigest()
+    try:
+        emitted = emit(plan, name=name, mean=mean, std=std, class_names=names,
+                       source_sha256=sha)
+    except ValueError as exc:
+        raise UnsupportedModelError(str(exc)) from exc
+    summary = CompileSummary(
+        name=name, out_dir=str(out_dir), steps=plan.steps, channels=plan.channels,
+        classes=plan.output_size, lstm_layers=len(plan.layers),
+        units=tuple(layer.units for layer in plan.layers),
+        arena_bytes=emitted.arena_bytes, state_bytes=emitted.state_bytes,
+        weight_bytes=emitted.weight_bytes, macs=emitted.macs,
+        flash_estimate_bytes=emitted.weight_bytes + emitted.descriptor_bytes
+        + RUNTIME_CODE_BYTES_ESTIMATE,
+    )
+    info = asdict(summary)
+    info.pop("out_dir")
+    info["units"] = list(summary.units)
+    info["source_sha256"] = sha
+    info["input_scale"] = plan.input_scale
+    info["input_zero_point"] = plan.input_zp
+    info["output_scale"] = plan.output_scale
+    info["output_zero_point"] = plan.output_zp
+    info["contract"] = "invoke = reset + step over every frame; step keeps state"
+    files = dict(emitted.files)
+    files["summary.json"] = json.dumps(info, indent=2, sort_keys=True) + "\n"
+    _write_atomically(Path(out_dir), files)
+    return summary
