@@ -489,9 +489,9 @@ static void tinyrnn_cmd_infer(const tinyrnn_token_t *tok, uint32_t n)
     for (uint32_t r = 0; r < runs; ++r) {
         /* Each run classifies the window from a fresh state, as the host evaluation does. */
         tinyrnn_model_reset();
-        const uint32_t t0 = tinyrnn_port_counter();
+        tinyrnn_port_counter_start();
         const int status = tinyrnn_model_invoke(tinyrnn_input, tinyrnn_output);
-        const uint32_t t1 = tinyrnn_port_counter();
+        const uint32_t elapsed = tinyrnn_port_counter_elapsed();
         if (status != 0) {
             tinyrnn_note_early_byte();
             tinyrnn_output_valid = 0u;
@@ -501,7 +501,7 @@ static void tinyrnn_cmd_infer(const tinyrnn_token_t *tok, uint32_t n)
             tinyrnn_end();
             return;
         }
-        tinyrnn_last_count = t1 - t0;
+        tinyrnn_last_count = elapsed;
         min = tinyrnn_last_count < min ? tinyrnn_last_count : min;
         max = tinyrnn_last_count > max ? tinyrnn_last_count : max;
     }
@@ -585,9 +585,9 @@ static void tinyrnn_cmd_step(const tinyrnn_token_t *tok, uint32_t n)
         tinyrnn_err("bad_arg", "usage: step [<hex frame of channels bytes>]");
         return;
     }
-    const uint32_t t0 = tinyrnn_port_counter();
+    tinyrnn_port_counter_start();
     const int status = tinyrnn_model_step(frame, tinyrnn_output);
-    const uint32_t t1 = tinyrnn_port_counter();
+    const uint32_t elapsed = tinyrnn_port_counter_elapsed();
     tinyrnn_note_early_byte();
     if (status != 0) {
         tinyrnn_output_valid = 0u;
@@ -596,7 +596,7 @@ static void tinyrnn_cmd_step(const tinyrnn_token_t *tok, uint32_t n)
         tinyrnn_end();
         return;
     }
-    tinyrnn_last_count = t1 - t0;
+    tinyrnn_last_count = elapsed;
     tinyrnn_output_valid = 1u;
     tinyrnn_put("ok step");
     tinyrnn_put_kv_u32("t", tinyrnn_step_index);
@@ -631,13 +631,13 @@ static void tinyrnn_cmd_spin(const tinyrnn_token_t *tok, uint32_t n)
         tinyrnn_err("bad_arg", "usage: spin <n> with n <= 100000000");
         return;
     }
-    const uint32_t t0 = tinyrnn_port_counter();
+    tinyrnn_port_counter_start();
     tinyrnn_spin(iterations);
-    const uint32_t t1 = tinyrnn_port_counter();
+    const uint32_t elapsed = tinyrnn_port_counter_elapsed();
     tinyrnn_note_early_byte();
     tinyrnn_put("ok spin");
     tinyrnn_put_kv_u32("n", iterations);
-    tinyrnn_put_kv_u32("count", t1 - t0);
+    tinyrnn_put_kv_u32("count", elapsed);
     tinyrnn_end();
 }
 

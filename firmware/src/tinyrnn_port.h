@@ -19,9 +19,12 @@ void tinyrnn_port_putc(uint8_t c);
 /* Next received byte, or -1 when none is waiting. Never blocks: the harness polls. */
 int tinyrnn_port_getc(void);
 
-/* Free-running counter read around each inference; differences are taken modulo 2^32, so a
- * single measured interval must stay below 2^32 units. */
-uint32_t tinyrnn_port_counter(void);
+/* Interval counter around each inference: start, run, read elapsed (modulo 2^32, so one
+ * interval must stay below 2^32 units). Under QEMU start() restarts SysTick, which puts the
+ * tick phase at a fixed instruction: the same work then reads the same count in every run,
+ * however long the firmware waited for the host before it. */
+void tinyrnn_port_counter_start(void);
+uint32_t tinyrnn_port_counter_elapsed(void);
 
 /* What the counter counts, reported verbatim by `id`: "cycles" on hardware (DWT CYCCNT, CCOUNT,
  * SysTick at the core clock) and "instructions_emulated" under QEMU -icount shift=0. */

@@ -44,6 +44,7 @@
 #define TINYRNN_SYST_CVR TINYRNN_REG(0xE000E018u)
 #define TINYRNN_SCB_ICSR TINYRNN_REG(0xE000ED04u)
 #define TINYRNN_ICSR_PENDSTSET (1u << 26)
+#define TINYRNN_ICSR_PENDSTCLR (1u << 25)
 #define TINYRNN_SYST_RELOAD 0x00FFFFFFu
 
 extern uint32_t _sstack, _estack;
@@ -109,7 +110,16 @@ int tinyrnn_port_getc(void)
     return -1;
 }
 
-uint32_t tinyrnn_port_counter(void)
+void tinyrnn_port_counter_start(void)
+{
+    TINYRNN_SYST_CSR = 0u;
+    tinyrnn_qemu_wraps = 0u;
+    TINYRNN_SCB_ICSR = TINYRNN_ICSR_PENDSTCLR;
+    TINYRNN_SYST_CVR = 0u;
+    TINYRNN_SYST_CSR = 0x7u;
+}
+
+uint32_t tinyrnn_port_counter_elapsed(void)
 {
     uint32_t wraps;
     uint32_t value;

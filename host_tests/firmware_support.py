@@ -1,0 +1,36 @@
+"""Shared helpers of the firmware/protocol tests: one build per board per session, and the
+Python mirror of the protocol fixture (firmware/test/fixture_model, which is not a model)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from deploy.firmware import FirmwareBuild, build
+from deploy.pio_bootstrap import build_root
+
+FIXTURE_STEPS = 16
+FIXTURE_CHANNELS = 6
+FIXTURE_OUTPUTS = 7
+
+
+@functools.cache
+def fixture_build(env: str) -> FirmwareBuild:
+    """The protocol-fixture firmware for env, built once per test session into a fresh folder."""
+    return build(env, build_dir=build_root() / "test-firmware" / "fixture")
+
+
+def s8(data: bytes | Sequence[int]) -> list[int]:
+    return [b - 256 if b > 127 else b for b in bytes(data)]
+
+
+def fixture_mirror(window: bytes, steps: int | None = None) -> list[int]:
+    """Outputs of the fixture after `steps` time steps from reset (all of them by default):
+    out[k] = clamp(sum_t floor(x[t][k % C] / 16), -128, 127)."""
+    x = s8(window)
+    n = FIXTURE_STEPS if steps is None else steps
+    return [
+        max(-128, min(127, sum(x[t * FIXTURE_CHANNELS + k % FIXTURE_CHANNELS] >> 4
+                               for t in range(n))))
+        for k in range(FIXTURE_OUTPUTS)
+    ]
