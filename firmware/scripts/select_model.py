@@ -43,6 +43,9 @@ if not os.path.isfile(os.path.join(model_dir, required[backend])):
 
 print("tinyrnn model: %s (backend %s)" % (model_dir, backend))
 env.Append(CPPPATH=[model_dir])  # noqa: F821
+if backend == "tflm":
+    # Adapter header giving the TFLM C array the tinyrnn model interface the harness includes.
+    env.Append(CPPPATH=[os.path.join(project_dir, "src", "backend_tflm")])  # noqa: F821
 env.BuildSources(os.path.join("$BUILD_DIR", "model"), model_dir)  # noqa: F821
 
 
