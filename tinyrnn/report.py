@@ -40,7 +40,7 @@ def load_records(root: Path) -> list[ModelRecord]:
         cfg = read_json(d / "config.json")
         t = cfg["train"]
         records.append(ModelRecord(
-            name=d.name, dataset=t["dataset"], cell=t["cell"], units=t["units"], seed=t["seed"],
+            name=d.name, dataset=cfg["dataset"]["name"], cell=t["cell"], units=t["units"], seed=t["seed"],
             config=cfg, metrics=read_json(d / "metrics.json"),
             card=read_json(d / "card.json") if (d / "card.json").is_file() else None,
             evaluation=(read_json(d / "evaluation.json")
@@ -183,7 +183,7 @@ def answer_lines(watch: dict[str, list[ModelRecord]], memory: dict[str, list[Mod
             f"parameters and {macs:.2f}× its MACs (closed forms: 3/4 of the recurrent weights "
             f"plus 2u extra biases for reset_after).")
         lines.append(
-            f"- **GRU vs LSTM accuracy** (float, smartwatch, {len(fg)} seeds): GRU "
+            f"- **GRU vs LSTM accuracy** (float, {lstm.dataset}, {len(fg)} seeds): GRU "
             f"{np.mean(fg):.1f}% vs LSTM {np.mean(fl):.1f}% (difference {diff:+.1f} points, "
             f"largest per-cell seed spread {spread:.1f}): {verdict}.")
         q = _values(watch["gru"], "tflm_int8")
@@ -272,9 +272,12 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
         raise FileNotFoundError(f"no trained models under {root}; run `tinyrnn all` first")
     out = report_dir(root)
     out.mkdir(parents=True, exist_ok=True)
-    watch = _by_cell(records, MAIN_DATASET)
-    memory = _by_cell(records, MEMORY_DATASET)
-    others = sorted({r.dataset for r in records} - {MAIN_DATASET, MEMORY_DATASET})
+    datasets = sorted({r.dataset for r in records}, key=lambda n: (n != MAIN_DATASET, n))
+    with_cards = [n for n in datasets if any(r.card for r in records if r.dataset == n)]
+    main = MAIN_DATASET if MAIN_DATASET in with_cards else (with_cards or datasets)[0]
+    watch = _by_cell(records, main)
+    memory = _by_cell(records, MEMORY_DATASET) if main != MEMORY_DATASET else {}
+    others = [n for n in datasets if n not in (main, MEMORY_DATASET)]
     any_rec = next(iter(watch.values()))[0] if watch else records[0]
     t = any_rec.config["train"]
     lines = [
@@ -293,7 +296,7 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
     if watch:
         ds = any_rec.config["dataset"]
         lines += [
-            f"## Smartwatch exercises ({ds['description']})",
+            f"## {main}: {ds['description']}",
             "",
             f"{ds['train_windows']} training / {ds['test_windows']} test windows; split by subject"
             f" {ds['split']}. Accuracies are mean ± sample std over seeds, in %.",
@@ -322,7 +325,8 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
         lines += ["## Long-memory task", "", *cost_table(memory), "",
                   *accuracy_table(memory), ""]
     for ds_name in others:
-        lines += [f"## {ds_name}", "", *accuracy_table(_by_cell(records, ds_name)), ""]
+        group = _by_cell(records, ds_name)
+        lines += [f"## {ds_name}", "", *cost_table(group), "", *accuracy_table(group), ""]
     plots = _plots(watch, out) if watch else []
     lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     lines += ["## Models", "", "| model | float acc | TFLM int8 acc | epochs | train s |",

@@ -94,6 +94,12 @@ def check_labels(y_train: np.ndarray, y_test: np.ndarray, num_classes: int) -> N
                 f"{what}: labels must be 0..{num_classes - 1}, found {int(y.min())}..{int(y.max())}"
                 "; map your classes to consecutive integers starting at 0"
             )
+    seen = sorted(set(np.unique(y_train).tolist()) | set(np.unique(y_test).tolist()))
+    if len(seen) != num_classes:
+        raise DatasetError(
+            f"labels must be 0..{num_classes - 1} with no gaps, found only {seen}; renumber the "
+            "classes consecutively from 0 (or give class_names for every class)"
+        )
     missing = sorted(set(range(num_classes)) - set(np.unique(y_train).tolist()))
     if missing:
         raise DatasetError(

@@ -1,0 +1,63 @@
+"""Shared fixtures: a tiny but real trained/converted build tree, made once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# Device-side options (--device) live with the firmware tests' plugin, when present.
+_plugin = Path(__file__).with_name("device_plugin.py")
+pytest_plugins = ["device_plugin"] if _plugin.is_file() else []
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def watch():
+    from train.watch import load_watch
+
+    return load_watch()
+
+
+@pytest.fixture(scope="session")
+def small_watch_npz(tmp_path_factory, watch) -> Path:
+    """A stratified fifth of the smartwatch windows: real data, seconds to train on."""
+    from train.dataset import stratified_split
+
+    _, tr = stratified_split(watch.y_train, 0.25, seed=0)
+    _, te = stratified_split(watch.y_test, 0.5, seed=0)
+    path = tmp_path_factory.mktemp("data") / "watchsmall.npz"
+    np.savez(path, X=watch.x_train[tr], y=watch.y_train[tr], X_test=watch.x_test[te],
+             y_test=watch.y_test[te], class_names=np.array(watch.class_names))
+    return path
+
+
+def _train_tiny(root: Path, spec: Path, cell: str, seed: int = 0) -> Path:
+    from train.fit import TrainConfig, train
+    from train.sources import load_dataset
+
+    data = load_dataset(str(spec), seed=seed)
+    cfg = TrainConfig(dataset=str(spec), cell=cell, units=8, epochs=8, seed=seed, patience=8)
+    return train(cfg, data, root=root, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory, small_watch_npz) -> Path:
+    """Train, convert, inspect and evaluate a tiny LSTM and GRU through the real pipeline."""
+    from tinyrnn.pipeline import deploy_steps
+
+    root = tmp_path_factory.mktemp("build")
+    for cell in ("lstm", "gru"):
+        d = _train_tiny(root, small_watch_npz, cell)
+        deploy_steps(d, force=False, probe_crashes=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def train_tiny():
+    return _train_tiny
