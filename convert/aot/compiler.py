@@ -19,8 +19,8 @@ from .graph import read_tflite
 from .plan import ModelPlan, lower
 
 # Code of the runtime library plus a model's glue, arm-none-eabi-gcc 12 -Os -mcpu=cortex-m4
-# (measured by bench.py: about 2.3 KB); the summary adds it to the weights for a flash estimate.
-RUNTIME_CODE_BYTES_ESTIMATE = 2400
+# (measured by bench.py: 2.7-3.0 KB with descriptors); added to the weights for a flash estimate.
+RUNTIME_CODE_BYTES_ESTIMATE = 2700
 
 
 @dataclass(frozen=True)

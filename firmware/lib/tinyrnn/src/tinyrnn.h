@@ -17,6 +17,9 @@
 
 #include <stdint.h>
 
+#include "tinyrnn_activation.h"
+#include "tinyrnn_requant.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -70,20 +73,14 @@ typedef struct {
   int32_t diff_min;
 } tinyrnn_softmax_t;
 
-/* tinyrnn_requant.c */
-int32_t tinyrnn_srdhm(int32_t a, int32_t b);
-int32_t tinyrnn_rdbypot(int32_t x, int32_t exponent);
-int32_t tinyrnn_mbqm(int32_t x, int32_t mult, int32_t shift);
-int16_t tinyrnn_sat16(int32_t x);
+/* tinyrnn_requant.h: tinyrnn_srdhm, tinyrnn_rdbypot, tinyrnn_mbqm, tinyrnn_sat16 (inline) */
 
 /* tinyrnn_dot.c */
 int32_t tinyrnn_dot_s8(const int8_t *a, const int8_t *b, uint16_t n);
 /* acc[r] += w[r*n .. r*n+n) . x for r = 0..3 */
 void tinyrnn_dot4_s8(const int8_t *w, const int8_t *x, uint16_t n, int32_t acc[4]);
 
-/* tinyrnn_activation.c */
-int16_t tinyrnn_sigmoid_s16(int16_t x);
-int16_t tinyrnn_tanh_s16(int16_t x, int32_t scale_power);
+/* tinyrnn_activation.h: tinyrnn_sigmoid_s16(x), tinyrnn_tanh_s16(x, scale_power) (inline) */
 
 /* tinyrnn_lstm.c: one time step; h_scratch holds `units` bytes while it runs. */
 void tinyrnn_lstm_step(const tinyrnn_lstm_t *layer, const int8_t *x, int8_t *h, int16_t *c,
