@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .emit import emit
+from .emit_rnn import emit_recurrent, is_recurrent_plan
 from .errors import AotError, UnsupportedModelError
 from .graph import read_tflite
 from .plan import ModelPlan, lower
@@ -113,8 +114,12 @@ def compile_model(tflite_path: Path, out_dir: Path, *, name: str,
     mean, std, names = _check_meta(plan, normalization, class_names)
     sha = hashlib.sha256(tflite_path.read_bytes()).hexdigest()
     try:
-        emitted = emit(plan, name=name, mean=mean, std=std, class_names=names,
-                       source_sha256=sha)
+        if is_recurrent_plan(plan):  # GRU / SimpleRNN custom ops (convert/rnn_quant.py)
+            emitted = emit_recurrent(plan, name=name, mean=mean, std=std, class_names=names,
+                                     source_sha256=sha)
+        else:
+            emitted = emit(plan, name=name, mean=mean, std=std, class_names=names,
+                           source_sha256=sha)
     except ValueError as exc:
         raise UnsupportedModelError(str(exc)) from exc
     summary = CompileSummary(

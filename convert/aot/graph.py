@@ -196,7 +196,10 @@ def _parse(buf: bytes) -> Graph:
         for t_idx in (*ins, *outs, *inter):
             if t_idx >= n_tensors or t_idx < -1:
                 raise ModelFormatError(f"operator {i} ({opcode}) refers to tensor {t_idx}")
-        ops.append(Operator(i, opcode, int(oc.Version()), ins, outs, inter, _options(o, opcode)))
+        options = _options(o, opcode)
+        if opcode.startswith("CUSTOM(") and o.CustomOptionsLength() > 0:
+            options["custom_options"] = o.CustomOptionsAsNumpy().tobytes()
+        ops.append(Operator(i, opcode, int(oc.Version()), ins, outs, inter, options))
     ins = tuple(int(x) for x in sub.InputsAsNumpy()) if sub.InputsLength() else ()
     outs = tuple(int(x) for x in sub.OutputsAsNumpy()) if sub.OutputsLength() else ()
     for t_idx in (*ins, *outs):

@@ -18,7 +18,9 @@ from .errors import LimitError, UnsupportedModelError
 from .graph import Graph, Operator, Tensor
 
 SUPPORTED_OPS = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE", "RESHAPE",
-                 "FULLY_CONNECTED", "SOFTMAX")
+                 "FULLY_CONNECTED", "SOFTMAX",
+                 # int8 GRU / SimpleRNN as custom ops (convert/rnn_quant.py, aot/rnn_plan.py)
+                 "CUSTOM(TINYRNN_GRU)", "CUSTOM(TINYRNN_RNN)")
 
 # Limits of the C runtime (mirrored in tinyrnn_config.h). They keep every int32 accumulation far
 # from overflow (|sum| <= 128*128*1024 + bias) and the generated loops on 16-bit counters.
@@ -103,7 +105,7 @@ class ModelPlan:
     input_zp: int
     output_scale: float
     output_zp: int
-    layers: list[LstmLayer]
+    layers: list[LstmLayer]  # or rnn_plan.RecurrentLayer (GRU / SimpleRNN custom ops)
     head: list[HeadOp]
     notes: list[str] = field(default_factory=list)
 
@@ -382,7 +384,7 @@ def lower(graph: Graph) -> ModelPlan:
     in_scale, in_zp = _q(x, "model input")
 
     produced = {o: op for op in graph.operators for o in op.outputs}
-    layers: list[LstmLayer] = []
+    layers: list = []  # LstmLayer, or rnn_plan.RecurrentLayer for the custom GRU/RNN ops
     head: list[HeadOp] = []
     cur = graph.inputs[0]
     cur_size = channels
@@ -412,6 +414,20 @@ def lower(graph: Graph) -> ModelPlan:
                                  f"the runtime handles at most {MAX_UNITS}")
             layers.append(layer)
             cur_size = layer.units
+        elif op.opcode in ("CUSTOM(TINYRNN_GRU)", "CUSTOM(TINYRNN_RNN)"):
+            from .rnn_plan import lower_recurrent
+
+            if not in_sequence:
+                raise _unsupported(graph, op, "recurrent layer after the sequence was reduced")
+            if len(layers) >= MAX_LAYERS:
+                raise LimitError(f"more than {MAX_LAYERS} recurrent layers")
+            rlayer = lower_recurrent(graph, op, len(layers), steps)
+            if rlayer.units > MAX_UNITS:
+                raise LimitError(f"{rlayer.cell} layer {len(layers)} has {rlayer.units} units; "
+                                 f"the runtime handles at most {MAX_UNITS}")
+            layers.append(rlayer)
+            cur_size = rlayer.units
+            in_sequence = rlayer.return_sequences
         elif op.opcode == "STRIDED_SLICE":
             if not in_sequence or not layers:
                 raise _unsupported(graph, op, "slice outside the LSTM output")

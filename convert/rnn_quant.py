@@ -1,0 +1,415 @@
+"""Post-training int8 quantization of GRU and SimpleRNN classifiers, without TFLite's converter.
+
+TF 2.21 cannot quantize a GRU or SimpleRNN to int8 in one op (its int8 conversion of the WHILE
+loop crashes, the unrolled graph is ~500 KB). This module computes every scale and zero point of
+the integer scheme in docs/int8-gru-rnn.md directly from the trained tf_keras model and the
+calibration windows the trainer saved (200 normalized training windows), and writes the result
+as a standard .tflite in which each recurrent layer is one custom operator (``TINYRNN_GRU`` or
+``TINYRNN_RNN``, see convert/rnn_tflite.py) followed by TFLite's own int8 FULLY_CONNECTED and
+SOFTMAX. The ahead-of-time compiler (convert/aot) and the TFLM custom-op wrapper both read that
+file; the numpy reference (convert/rnn_reference.py) is the executable spec.
+
+Calibration is TFLite-style min/max over the calibration windows:
+
+* model input: asymmetric int8, scale = (max - min) / 255 over a range that includes 0;
+* weights: symmetric int8, one scale per gate matrix (per-tensor per gate, like TFLM's LSTM);
+* biases: int32 at input_scale * weight_scale (recurrent biases at hidden_scale * weight_scale);
+* hidden state output / recurrent operand: symmetric int8, scale = max|h| / 127 over every time
+  step of every calibration window (|h| < 1 for both cells);
+* logits: asymmetric int8 from their min/max; softmax output: scale 1/256, zero point -128.
+
+Everything is numpy on float64 copies of float32 weights, so the same model and calibration file
+give the same bytes on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CUSTOM_GRU = "TINYRNN_GRU"
+CUSTOM_RNN = "TINYRNN_RNN"
+GATE_SCALE = 2.0 ** -12   # gate pre-activations: int16 Q3.12, like TFLM's LSTM
+ACT_SCALE = 2.0 ** -15    # sigmoid / tanh outputs and the GRU's int16 state: Q0.15
+SCHEME_VERSION = 1
+
+
+class RecurrentQuantError(ValueError):
+    """The model or its calibration data cannot be quantized by this scheme."""
+
+
+@dataclass(frozen=True)
+class QParams:
+    scale: float
+    zero_point: int
+
+
+@dataclass
+class RecurrentLayerQ:
+    """One quantized recurrent layer, in the layout stored in the custom-op .tflite.
+
+    Gate order g: GRU (z, r, h) as Keras stores them; RNN a single gate.
+    ``w_in[g]`` is [units, input_size] (row j = output unit j), ``w_rec[g]`` [units, units].
+    ``b_in`` holds the input-side biases at ``input.scale * w_in_scale[g]`` (no zero-point terms
+    folded in: the compiler does that, as TFLM kernels do in Prepare); ``b_rec`` the GRU's
+    recurrent biases at ``hidden.scale * w_rec_scale[g]`` (Keras ``reset_after=True`` only).
+    """
+
+    cell: str                     # "gru" or "rnn"
+    reset_after: bool
+    return_sequences: bool
+    input: QParams                # int8 input of the layer
+    hidden: QParams               # int8 hidden output / recurrent operand (zero point 0)
+    w_in: np.ndarray              # int8 [G, units, input_size]
+    w_in_scale: tuple[float, ...]
+    w_rec: np.ndarray             # int8 [G, units, units]
+    w_rec_scale: tuple[float, ...]
+    b_in: np.ndarray              # int32 [G, units]
+    b_rec: np.ndarray | None      # int32 [G, units] or None
+    state_bits: int = 16
+
+    @property
+    def gates(self) -> int:
+        return self.w_in.shape[0]
+
+    @property
+    def units(self) -> int:
+        return self.w_in.shape[1]
+
+    @property
+    def input_size(self) -> int:
+        return self.w_in.shape[2]
+
+    @property
+    def custom_code(self) -> str:
+        return CUSTOM_GRU if self.cell == "gru" else CUSTOM_RNN
+
+
+@dataclass
+class DenseQ:
+    """int8 FULLY_CONNECTED (per-channel weights), TFLite semantics."""
+
+    input: QParams
+    output: QParams
+    weights: np.ndarray           # int8 [out, in]
+    w_scale: tuple[float, ...]    # per output channel
+    bias: np.ndarray              # int32 [out] at input.scale * w_scale[o]
+    softmax: bool                 # followed by an int8 SOFTMAX (1/256, -128)
+
+
+@dataclass
+class QuantizedModel:
+    steps: int
+    channels: int
+    input: QParams
+    layers: list[RecurrentLayerQ]
+    head: DenseQ
+    name: str = "model"
+
+    @property
+    def output(self) -> QParams:
+        return QParams(1.0 / 256.0, -128) if self.head.softmax else self.head.output
+
+
+# ---- float model -----------------------------------------------------------------------
+
+@dataclass
+class FloatLayer:
+    cell: str
+    reset_after: bool
+    return_sequences: bool
+    kernel: np.ndarray            # [input_size, G*units] (Keras layout)
+    recurrent: np.ndarray         # [units, G*units]
+    bias: np.ndarray              # [G*units] or [2, G*units] (GRU reset_after)
+
+    @property
+    def units(self) -> int:
+        return self.recurrent.shape[0]
+
+
+@dataclass
+class FloatModel:
+    steps: int
+    channels: int
+    layers: list[FloatLayer]
+    dense_w: np.ndarray           # [units, K] (Keras layout)
+    dense_b: np.ndarray           # [K]
+    softmax: bool
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def float_layer_forward(layer: FloatLayer, x: np.ndarray) -> np.ndarray:
+    """Keras semantics on a batch [N, T, n] -> all hidden states [N, T, units] (float64)."""
+    n, steps, _ = x.shape
+    u = layer.units
+    h = np.zeros((n, u))
+    out = np.zeros((n, steps, u))
+    k = layer.kernel.astype(np.float64)
+    r_k = layer.recurrent.astype(np.float64)
+    b = layer.bias.astype(np.float64)
+    for t in range(steps):
+        xt = x[:, t, :]
+        if layer.cell == "rnn":
+            h = np.tanh(xt @ k + b + h @ r_k)
+        else:
+            b_in, b_rec = (b[0], b[1]) if layer.reset_after else (b, np.zeros_like(b))
+            xz, xr, xh = np.split(xt @ k + b_in, 3, axis=1)
+            if layer.reset_after:
+                hz, hr, hh = np.split(h @ r_k + b_rec, 3, axis=1)
+                z, r = _sigmoid(xz + hz), _sigmoid(xr + hr)
+                cand = np.tanh(xh + r * hh)
+            else:
+                hz, hr = np.split(h @ r_k[:, :2 * u], 2, axis=1)
+                z, r = _sigmoid(xz + hz), _sigmoid(xr + hr)
+                cand = np.tanh(xh + (r * h) @ r_k[:, 2 * u:])
+            h = z * h + (1.0 - z) * cand
+        out[:, t] = h
+    return out
+
+
+def float_forward(model: FloatModel, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """(hidden sequences of every layer, logits) for windows [N, T, C]."""
+    seqs = []
+    y = np.asarray(x, np.float64)
+    for layer in model.layers:
+        y = float_layer_forward(layer, y)
+        seqs.append(y)
+    logits = seqs[-1][:, -1, :] @ model.dense_w.astype(np.float64) + model.dense_b
+    return seqs, logits
+
+
+def float_model_from_keras(model) -> FloatModel:
+    """Extract [GRU | SimpleRNN]+ -> Dense(softmax | linear) from a tf_keras model."""
+    import tf_keras as keras
+
+    inp = model.inputs[0].shape
+    if len(inp) != 3 or inp[1] is None or inp[2] is None:
+        raise RecurrentQuantError(f"model input must be [batch, steps, channels], got {inp}")
+    layers: list[FloatLayer] = []
+    dense = None
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        cfg = layer.get_config()
+        if isinstance(layer, keras.layers.GRU | keras.layers.SimpleRNN):
+            cell = "gru" if isinstance(layer, keras.layers.GRU) else "rnn"
+            if dense is not None:
+                raise RecurrentQuantError(f"{layer.name}: recurrent layer after the dense head")
+            if cfg.get("activation") != "tanh":
+                raise RecurrentQuantError(f"{layer.name}: activation {cfg.get('activation')!r};"
+                                          " the int8 scheme implements tanh")
+            if cell == "gru" and cfg.get("recurrent_activation") != "sigmoid":
+                raise RecurrentQuantError(f"{layer.name}: recurrent_activation "
+                                          f"{cfg.get('recurrent_activation')!r}; need sigmoid")
+            if not cfg.get("use_bias", True):
+                raise RecurrentQuantError(f"{layer.name}: use_bias=False is not supported")
+            for opt in ("go_backwards", "stateful", "return_state"):
+                if cfg.get(opt):
+                    raise RecurrentQuantError(f"{layer.name}: {opt}=True is not supported")
+            kernel, recurrent, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
+            layers.append(FloatLayer(cell, bool(cfg.get("reset_after", False)) and cell == "gru",
+                                     bool(cfg.get("return_sequences")), kernel, recurrent, bias))
+        elif isinstance(layer, keras.layers.Dense):
+            if dense is not None:
+                raise RecurrentQuantError("only one dense layer (the classifier head) is supported")
+            act = cfg.get("activation")
+            if act not in ("softmax", "linear"):
+                raise RecurrentQuantError(f"{layer.name}: head activation {act!r}; "
+                                          "need softmax or linear")
+            w, b = (np.asarray(v, np.float32) for v in layer.get_weights())
+            dense = (w, b, act == "softmax")
+        else:
+            raise RecurrentQuantError(
+                f"layer {layer.name} ({type(layer).__name__}) is not supported: the int8 "
+                "recurrent path takes GRU/SimpleRNN layers followed by one Dense head")
+    if not layers or dense is None:
+        raise RecurrentQuantError("model needs at least one GRU/SimpleRNN layer and a Dense head")
+    if any(not layer.return_sequences for layer in layers[:-1]) or layers[-1].return_sequences:
+        raise RecurrentQuantError("stacked layers need return_sequences=True except the last, "
+                                  "which must return only its last state")
+    return FloatModel(int(inp[1]), int(inp[2]), layers, dense[0], dense[1], dense[2])
+
+
+# ---- quantization ------------------------------------------------------------------------
+
+def _f32(x: float) -> float:
+    return float(np.float32(x))
+
+
+def asymmetric(lo: float, hi: float) -> QParams:
+    """TFLite-style int8 range quantization of [min(lo, 0), max(hi, 0)]."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo < 1e-8:
+        hi = lo + 1e-8
+    scale = _f32((hi - lo) / 255.0)
+    zp = int(np.clip(round(-128 - lo / scale), -128, 127))
+    return QParams(scale, zp)
+
+
+def symmetric_scale(maxabs: float, floor: float = 1e-8) -> float:
+    return _f32(max(float(maxabs), floor) / 127.0)
+
+
+def quantize_weights(w: np.ndarray) -> tuple[np.ndarray, float]:
+    """Symmetric int8 with one scale for the whole matrix."""
+    scale = symmetric_scale(np.abs(w).max(initial=0.0))
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
+
+
+def quantize_bias(b: np.ndarray, scale: float) -> np.ndarray:
+    q = np.round(np.asarray(b, np.float64) / scale)
+    if np.abs(q).max(initial=0) >= 2 ** 31:
+        raise RecurrentQuantError("a bias does not fit int32 at its scale")
+    return q.astype(np.int32)
+
+
+def _gate_split(m: np.ndarray, gates: int, units: int) -> list[np.ndarray]:
+    """Keras [n, G*units] -> G matrices [units, n] (row = output unit)."""
+    return [np.ascontiguousarray(m[:, g * units:(g + 1) * units].T) for g in range(gates)]
+
+
+def quantize_float_model(fm: FloatModel, calibration: np.ndarray, *, name: str = "model",
+                         state_bits: int = 16) -> QuantizedModel:
+    calib = np.asarray(calibration, np.float32)
+    if calib.ndim != 3 or calib.shape[1:] != (fm.steps, fm.channels) or len(calib) == 0:
+        raise RecurrentQuantError(
+            f"calibration windows must be [N, {fm.steps}, {fm.channels}], got {calib.shape}")
+    if not np.isfinite(calib).all():
+        raise RecurrentQuantError("calibration windows contain NaN or inf")
+    if state_bits not in (8, 16):
+        raise RecurrentQuantError("state_bits must be 8 or 16")
+    seqs, logits = float_forward(fm, calib)
+    x_q = asymmetric(calib.min(), calib.max())
+    layers: list[RecurrentLayerQ] = []
+    in_q = x_q
+    for fl, seq in zip(fm.layers, seqs, strict=True):
+        gates = 3 if fl.cell == "gru" else 1
+        u = fl.units
+        h_q = QParams(symmetric_scale(np.abs(seq).max(initial=0.0), 1e-3), 0)
+        w_in, s_in, w_rec, s_rec = [], [], [], []
+        for m in _gate_split(fl.kernel, gates, u):
+            q, s = quantize_weights(m)
+            w_in.append(q)
+            s_in.append(s)
+        for m in _gate_split(fl.recurrent, gates, u):
+            q, s = quantize_weights(m)
+            w_rec.append(q)
+            s_rec.append(s)
+        bias = np.asarray(fl.bias, np.float64)
+        b_in_f = bias[0] if fl.reset_after else bias
+        b_in = np.stack([quantize_bias(b_in_f[g * u:(g + 1) * u], _f32(in_q.scale * s_in[g]))
+                         for g in range(gates)])
+        b_rec = None
+        if fl.reset_after:
+            b_rec = np.stack([quantize_bias(bias[1][g * u:(g + 1) * u],
+                                            _f32(h_q.scale * s_rec[g])) for g in range(gates)])
+        layers.append(RecurrentLayerQ(
+            fl.cell, fl.reset_after, fl.return_sequences, in_q, h_q, np.stack(w_in),
+            tuple(s_in), np.stack(w_rec), tuple(s_rec), b_in, b_rec, state_bits))
+        in_q = h_q
+    wd = np.asarray(fm.dense_w, np.float64).T  # [K, units]
+    w_scales = [symmetric_scale(np.abs(row).max(initial=0.0)) for row in wd]
+    wq = np.stack([np.clip(np.round(row / s), -127, 127) for row, s in zip(wd, w_scales,
+                                                                        strict=True)])
+    bias = np.array([round(float(b) / _f32(in_q.scale * s))
+                     for b, s in zip(fm.dense_b, w_scales, strict=True)], np.int64)
+    head = DenseQ(in_q, asymmetric(logits.min(), logits.max()), wq.astype(np.int8),
+                  tuple(w_scales), bias.astype(np.int32), fm.softmax)
+    return QuantizedModel(fm.steps, fm.channels, x_q, layers, head, name)
+
+
+# ---- model folder entry point -------------------------------------------------------------
+
+def _load_keras(model_dir: Path):
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tf_keras as keras
+
+    path = model_dir / "model.keras"
+    if not path.is_file():
+        raise RecurrentQuantError(f"{path} not found: train the model first")
+    return keras.models.load_model(path, compile=False)
+
+
+def quantize_model_dir(model_dir: Path, *, state_bits: int = 16) -> QuantizedModel:
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise RecurrentQuantError(f"model folder {model_dir} not found")
+    calib_path = model_dir / "calibration.npy"
+    if not calib_path.is_file():
+        raise RecurrentQuantError(f"{calib_path} not found: the trainer saves it with the model")
+    fm = float_model_from_keras(_load_keras(model_dir))
+    return quantize_float_model(fm, np.load(calib_path), name=model_dir.name,
+                                state_bits=state_bits)
+
+
+def quantize_recurrent_model(model_dir: Path, out_name: str = "int8_custom.tflite") -> Path:
+    """Quantize build/models/<name>/ (model.keras + calibration.npy) into
+    <model_dir>/int8_custom.tflite and return its path. Byte-deterministic."""
+    from tinyrnn.buildtree import write_bytes_atomic
+
+    from .rnn_tflite import to_tflite
+
+    model_dir = Path(model_dir)
+    data = to_tflite(quantize_model_dir(model_dir))
+    out = model_dir / out_name
+    write_bytes_atomic(out, data)
+    return out
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from convert.aot.errors import AotError
+
+    try:
+        for d in args.models:
+            path = quantize_recurrent_model(Path(d))
+            print(f"[rnn-int8] {path} ({path.stat().st_size} bytes)")
+            if args.compile:
+                from convert.aot import compile_model
+
+                norm = json.loads((Path(d) / "normalization.json").read_text()) \
+                    if (Path(d) / "normalization.json").is_file() else None
+                cfg = json.loads((Path(d) / "config.json").read_text()) \
+                    if (Path(d) / "config.json").is_file() else {}
+                from convert.aot.compiler import sanitize_name
+
+                s = compile_model(path, Path(d) / "tinyrnn_custom",
+                                  name=sanitize_name(Path(d).name), normalization=norm,
+                                  class_names=cfg.get("class_names"))
+                print(s.one_line())
+    except (RecurrentQuantError, AotError, OSError) as exc:
+        print(f"tinyrnn quantize-rnn: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "quantize-rnn", help="int8-quantize a trained GRU/SimpleRNN into a custom-op .tflite",
+        description="Post-training int8 quantization of build/models/<name>/ (GRU or "
+        "SimpleRNN) without TFLite's converter; writes int8_custom.tflite (custom ops "
+        f"{CUSTOM_GRU}/{CUSTOM_RNN} + int8 FULLY_CONNECTED/SOFTMAX).")
+    p.add_argument("models", nargs="+", help="model folders (with model.keras, calibration.npy)")
+    p.add_argument("--compile", action="store_true",
+                   help="also compile it for the tinyrnn runtime into <model>/tinyrnn_custom")
+    p.set_defaults(func=cmd_quantize)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m convert.rnn_quant")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
