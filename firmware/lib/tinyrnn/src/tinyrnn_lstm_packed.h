@@ -1,0 +1,348 @@
+/* Fast int8 LSTM step on gate-pair packed weights (inline: the generated model instantiates it
+ * with its constant layer descriptor, so shifts and multipliers become immediates).
+ *
+ * Reference semantics: exactly tinyrnn_lstm_step() (TFLM's 8x8->16 LstmStep), per unit j:
+ *   pre_g = sat16( sat16(mbqm(W_in_g[j].x + b_in_g[j]))  + sat16(mbqm(W_rec_g[j].h + b_rec_g[j])) )
+ *   i, f, o = sigmoid16(pre);  g = tanh16(pre_c, -12)
+ *   c' = sat16( sat16(mbqm(f*c)) + sat16(mbqm(i*g)) ) (clipped);  h' = sat8(mbqm(tanh16(c')*o) + zp)
+ *
+ * How it computes the same integers faster:
+ * - Weights of two gates A, B at input k are stored as one int16 halfword p = 256*B[k] + A[k]
+ *   (the int8 weights, stored once, as a bijection: low byte = A[k], high byte = B[k] - borrow).
+ *   Gate pairs are (input, forget) and (cell, output); halfwords of inputs k, k+1 share a word.
+ *   With X the int16 pair (2x[k], 2x[k+1]), SMLAD(SXTB16(w), X) accumulates 2*A.x and
+ *   SMLAD(w, X) accumulates 2*(256*B + A).x, so B's doubled dot product is (accAB - accA) >> 8:
+ *   three instructions for four MACs. The compiler pads odd lengths with zero weights and only
+ *   picks this kernel when every accumulator stays in range (n <= 254, |2a| * 2^left < 2^31)
+ *   and every pair fits in int16.
+ * - Inputs and h(t-1) are widened (doubled) to int16 pairs once per step in `xpack`, so h(t) can
+ *   be written in place.
+ * - mbqm(a, m, s) with t = 2a * 2^max(s,0):  srdhm = (t*m + 2^31) >> 32  (one SMMULR on Arm;
+ *   equal to TFLM's round-half-away formula), then the rounding right shift by -s uses the sign
+ *   of a (if srdhm < 0 then a < 0; if a < 0 but srdhm >= 0 then srdhm == 0 and both agree).
+ *   Cell products |f*c| < 2^30 allow the same form when their shift is not positive.
+ */
+#ifndef TINYRNN_LSTM_PACKED_H
+#define TINYRNN_LSTM_PACKED_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "tinyrnn_activation.h"
+#include "tinyrnn_requant.h"
+
+#if defined(TINYRNN_DSP_INTRINSICS_HEADER)
+#include TINYRNN_DSP_INTRINSICS_HEADER
+#define TINYRNN_PACKED_DSP 1
+#elif defined(__ARM_FEATURE_DSP) && !defined(TINYRNN_NO_DSP)
+#include <arm_acle.h>
+#define TINYRNN_PACKED_DSP 1
+#else
+#define TINYRNN_PACKED_DSP 0
+#endif
+
+#if defined(__GNUC__)
+#define TINYRNN_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define TINYRNN_ALWAYS_INLINE static inline
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  uint16_t input_size;
+  uint16_t units;
+  uint16_t in_pairs;        /* ceil(input_size / 2) */
+  uint16_t rec_pairs;       /* ceil(units / 2) */
+  const uint32_t *w_in;     /* [units][in_pairs][2]: words of gate pairs (i,f), (c,o) */
+  const uint32_t *w_rec;    /* [units][rec_pairs][2] */
+  const int32_t *b2_in;     /* [units][4]: {2bi, 2bi + 512bf, 2bc, 2bc + 512bo}, effective */
+  const int32_t *b2_rec;    /* [units][4]   biases (zero points folded in), see dot_pairs */
+  int32_t mult_in[4], lsh_in[4], rsh_in[4];
+  int32_t mult_rec[4], lsh_rec[4], rsh_rec[4];
+  int32_t cell_gate_tanh;
+  int32_t cell_scale_power;
+  int32_t cell_clip;
+  int32_t mult_fc, shift_fc;
+  int32_t mult_ig, shift_ig;
+  int32_t mult_h, shift_h;
+  int32_t hidden_zp;
+} tinyrnn_lstm_packed_t;
+
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat16(int32_t x) {
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+  return __ssat(x, 16);
+#else
+  return x > 32767 ? 32767 : (x < -32768 ? -32768 : x);
+#endif
+}
+
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat8(int32_t x) {
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+  return __ssat(x, 8);
+#else
+  return x > 127 ? 127 : (x < -128 ? -128 : x);
+#endif
+}
+
+/* Activation tables (tinyrnn_lstm_packed.c): base = (T[i] << 9) + 512, diff = T[i+1] - T[i]. */
+extern const uint32_t tinyrnn_act_base[256];
+extern const uint16_t tinyrnn_act_diff[256];
+
+/* tinyrnn_sigmoid_s16 (tinyrnn_activation.h) for x in int16, without branches: |3x| >> 9 <= 192
+ * never reaches the saturated branch, and the negative branch ((2^25 - r + 511) >> 10) equals
+ * 32768 - ((r + 512) >> 10). */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_fast(int32_t x) {
+  const int32_t v = x * 3;
+  const uint32_t a = (uint32_t)(v < 0 ? -v : v);
+  const uint32_t uh = a >> 9;
+  const int32_t pos =
+      (int32_t)((tinyrnn_act_base[uh] + (a & 0x1FFu) * tinyrnn_act_diff[uh]) >> 10);
+  return v >= 0 ? pos : 32768 - pos;
+}
+
+/* tinyrnn_tanh_s16 without branches: |v| is clamped to 65535, where index 255 with slope 0
+ * gives the saturated branch's value (65535 << 8 rounds to +-32767 alike); the negative branch
+ * ((-r + 2^23 + 127) >> 8) equals -((r - 2^23 + 128) >> 8). (base >> 1 = (T << 8) + 256.) */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) {
+  const int32_t left = 15 + scale_power - 3;
+  int32_t v;
+  uint32_t a, uh;
+  int32_t pos;
+  if (left < 0) {
+    v = (x * 3 + (1 << (-left - 1))) >> -left;
+  } else {
+    v = x * (3 << left);
+  }
+  a = (uint32_t)(v < 0 ? -v : v);
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+  a = (uint32_t)__usat((int32_t)a, 16);
+#else
+  a = a < 65535u ? a : 65535u;
+#endif
+  uh = a >> 8;
+  pos = (int32_t)(((tinyrnn_act_base[uh] >> 1) + (a & 0xFFu) * tinyrnn_act_diff[uh] -
+                   (1u << 23) - 128u) >> 8);
+  return v >= 0 ? pos : -pos;
+}
+
+/* Rounded high product (t*m + 2^31) >> 32: SMMULR. */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_mulhr(int32_t t, int32_t m) {
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+  int32_t r;
+  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(t), "r"(m));
+  return r;
+#else
+  return (int32_t)(((int64_t)t * m + (int64_t)0x80000000LL) >> 32);
+#endif
+}
+
+/* mbqm(a, m, s) given t2 = 2a with |t2| * 2^ls < 2^31; ls = max(s,0), rs = max(-s,0). */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq2(int32_t t2, int32_t m, int32_t ls, int32_t rs) {
+  int32_t x = tinyrnn_mulhr((int32_t)((uint32_t)t2 << ls), m);
+  if (rs > 0) {
+    x = (x + (int32_t)(1u << (rs - 1)) + (t2 < 0 ? -1 : 0)) >> rs;
+  }
+  return x;
+}
+
+/* mbqm of a product |p| < 2^30 (cell products). */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq_prod(int32_t p, int32_t m, int32_t s) {
+  if (s > 0) {
+    return tinyrnn_mbqm(p, m, s);
+  }
+  if (m == (int32_t)(1u << 30) && s < 0) {
+    /* srdhm(p, 2^30) = (p + 1) >> 1 (power-of-two scales of the cell products) */
+    return (((p + 1) >> 1) + (int32_t)(1u << (-s - 1)) + (p < 0 ? -1 : 0)) >> -s;
+  }
+  return tinyrnn_rq2(p * 2, m, 0, -s);
+}
+
+/* Pack int8 v[0..n) as doubled int16 pairs into np words; the padding words are zero. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, uint32_t *out,
+                                         uint16_t np) {
+  uint16_t k;
+  for (k = 0; (uint16_t)(k + 1u) < n; k = (uint16_t)(k + 2u)) {
+    out[k >> 1] = ((uint32_t)(uint16_t)(int16_t)(2 * v[k])) |
+                  ((uint32_t)(uint16_t)(int16_t)(2 * v[k + 1]) << 16);
+  }
+  if (n & 1u) {
+    out[n >> 1] = (uint32_t)(uint16_t)(int16_t)(2 * v[n - 1]);
+  }
+  for (k = (uint16_t)((n + 1u) >> 1); k < np; ++k) {
+    out[k] = 0;
+  }
+}
+
+/* Dot products of one unit's two gate pairs over np input pairs. w points at the unit's words
+ * [np][2] (pair (A0,B0) word then pair (A1,B1) word per input pair) and is advanced past them.
+ * init = {2*bA0, 2*bA0 + 512*bB0, 2*bA1, 2*bA1 + 512*bB1} (the compiler's bias pairs).
+ * out = 2*(dot + bias) for gates A0, B0, A1, B1. */
+TINYRNN_ALWAYS_INLINE const uint32_t *tinyrnn_dot_pairs(const uint32_t *w, const uint32_t *x,
+                                                        uint16_t np, const int32_t *init,
+                                                        int32_t out[4]) {
+#if TINYRNN_PACKED_DSP
+  int32_t a0 = init[0], ab0 = init[1], a1 = init[2], ab1 = init[3];
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__thumb2__) && \
+    defined(__OPTIMIZE__)
+  /* Straight-line code (np is a constant once the model's descriptor is inlined). Per two
+   * input pairs (16 MACs): LDRD of the inputs, LDM of four weight words, 4 SXTB16, 8 SMLAD. */
+  {
+    register uint32_t v0 __asm__("r2");
+    register uint32_t v1 __asm__("r3");
+    register uint32_t v2 __asm__("ip");
+    register uint32_t v3 __asm__("lr");
+    uint32_t xa, xb;
+    if (np >= 2u) {
+      __asm__(".rept %c[nb]\n\t"
+              "ldrd %[xa], %[xb], [%[x]], #8\n\t"
+              "ldmia %[w]!, {%[v0], %[v1], %[v2], %[v3]}\n\t"
+              "smlad %[ab0], %[v0], %[xa], %[ab0]\n\t"
+              "sxtb16 %[v0], %[v0]\n\t"
+              "smlad %[a0], %[v0], %[xa], %[a0]\n\t"
+              "smlad %[ab1], %[v1], %[xa], %[ab1]\n\t"
+              "sxtb16 %[v1], %[v1]\n\t"
+              "smlad %[a1], %[v1], %[xa], %[a1]\n\t"
+              "smlad %[ab0], %[v2], %[xb], %[ab0]\n\t"
+              "sxtb16 %[v2], %[v2]\n\t"
+              "smlad %[a0], %[v2], %[xb], %[a0]\n\t"
+              "smlad %[ab1], %[v3], %[xb], %[ab1]\n\t"
+              "sxtb16 %[v3], %[v3]\n\t"
+              "smlad %[a1], %[v3], %[xb], %[a1]\n\t"
+              ".endr"
+              : [a0] "+r"(a0), [ab0] "+r"(ab0), [a1] "+r"(a1), [ab1] "+r"(ab1), [x] "+r"(x),
+                [w] "+r"(w), [xa] "=&r"(xa), [xb] "=&r"(xb), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                [v2] "=&r"(v2), [v3] "=&r"(v3)
+              : [nb] "i"(np >> 1)
+              : "memory");
+    }
+    if (np & 1u) {
+      __asm__("ldr %[xa], [%[x]], #4\n\t"
+              "ldrd %[v0], %[v1], [%[w]], #8\n\t"
+              "smlad %[ab0], %[v0], %[xa], %[ab0]\n\t"
+              "sxtb16 %[v0], %[v0]\n\t"
+              "smlad %[a0], %[v0], %[xa], %[a0]\n\t"
+              "smlad %[ab1], %[v1], %[xa], %[ab1]\n\t"
+              "sxtb16 %[v1], %[v1]\n\t"
+              "smlad %[a1], %[v1], %[xa], %[a1]"
+              : [a0] "+r"(a0), [ab0] "+r"(ab0), [a1] "+r"(a1), [ab1] "+r"(ab1), [x] "+r"(x),
+                [w] "+r"(w), [xa] "=&r"(xa), [v0] "=&r"(v0), [v1] "=&r"(v1)
+              :
+              : "memory");
+    }
+  }
+#else
+  uint16_t k;
+  uint32_t v0, v1;
+  for (k = 0; k < np; ++k) {
+    const uint32_t xv = *x++;
+    v0 = w[0];
+    v1 = w[1];
+    w += 2;
+    a0 = __smlad(__sxtb16(v0), xv, a0);
+    ab0 = __smlad(v0, xv, ab0);
+    a1 = __smlad(__sxtb16(v1), xv, a1);
+    ab1 = __smlad(v1, xv, ab1);
+  }
+#endif
+  out[0] = a0;
+  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
+  out[2] = a1;
+  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
+#else
+  /* Portable: halfword p = 256*B + A gives A = (int8)p and B = (p - A) / 256. */
+  int32_t a0 = init[0], a1 = init[2];
+  int32_t b0 = (int32_t)((uint32_t)init[1] - (uint32_t)init[0]) >> 8;
+  int32_t b1 = (int32_t)((uint32_t)init[3] - (uint32_t)init[2]) >> 8;
+  uint16_t k;
+  for (k = 0; k < np; ++k) {
+    const uint32_t xv = x[k];
+    const int32_t x0 = (int16_t)(uint16_t)(xv & 0xFFFFu);
+    const int32_t x1 = (int16_t)(uint16_t)(xv >> 16);
+    const uint32_t v0 = w[2u * k];
+    const uint32_t v1 = w[2u * k + 1u];
+    const int32_t p00 = (int16_t)(uint16_t)(v0 & 0xFFFFu), p01 = (int16_t)(uint16_t)(v0 >> 16);
+    const int32_t p10 = (int16_t)(uint16_t)(v1 & 0xFFFFu), p11 = (int16_t)(uint16_t)(v1 >> 16);
+    const int32_t q00 = (int8_t)(uint8_t)(p00 & 0xFF), q01 = (int8_t)(uint8_t)(p01 & 0xFF);
+    const int32_t q10 = (int8_t)(uint8_t)(p10 & 0xFF), q11 = (int8_t)(uint8_t)(p11 & 0xFF);
+    a0 += q00 * x0 + q01 * x1;
+    b0 += ((p00 - q00) >> 8) * x0 + ((p01 - q01) >> 8) * x1;
+    a1 += q10 * x0 + q11 * x1;
+    b1 += ((p10 - q10) >> 8) * x0 + ((p11 - q11) >> 8) * x1;
+  }
+  w += 2u * np;
+  out[0] = a0;
+  out[1] = b0;
+  out[2] = a1;
+  out[3] = b1;
+#endif
+  return w;
+}
+
+/* One time step; xpack holds in_pairs + rec_pairs words of scratch. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t *L,
+                                                    const int8_t *x, int8_t *h, int16_t *c,
+                                                    uint32_t *xpack) {
+  const uint16_t npi = L->in_pairs;
+  const uint16_t npr = L->rec_pairs;
+  uint32_t *xi = xpack;
+  uint32_t *xr = xpack + npi;
+  const uint32_t *wi = L->w_in;
+  const uint32_t *wr = L->w_rec;
+  const int32_t *bi = L->b2_in;
+  const int32_t *br = L->b2_rec;
+  int8_t *const h_end = h + L->units;
+  tinyrnn_pack2(x, L->input_size, xi, npi);
+  tinyrnn_pack2(h, L->units, xr, npr);
+  for (; h != h_end; ++h, ++c) {
+    int32_t ai[4];
+    int32_t ar[4];
+    int32_t gi, gf, gc, go;
+    int32_t cn;
+    int32_t fi0, fi1, fi2, fi3;
+    /* Input side first, so only four int16 values stay live across the recurrent dot. */
+    wi = tinyrnn_dot_pairs(wi, xi, npi, bi, ai);
+    fi0 = tinyrnn_ssat16(tinyrnn_rq2(ai[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]));
+    fi1 = tinyrnn_ssat16(tinyrnn_rq2(ai[1], L->mult_in[1], L->lsh_in[1], L->rsh_in[1]));
+    fi2 = tinyrnn_ssat16(tinyrnn_rq2(ai[2], L->mult_in[2], L->lsh_in[2], L->rsh_in[2]));
+    fi3 = tinyrnn_ssat16(tinyrnn_rq2(ai[3], L->mult_in[3], L->lsh_in[3], L->rsh_in[3]));
+    wr = tinyrnn_dot_pairs(wr, xr, npr, br, ar);
+    bi += 4;
+    br += 4;
+#define TINYRNN_PRE(g)                                                                     \
+  tinyrnn_ssat16(fi##g + tinyrnn_ssat16(tinyrnn_rq2(ar[g], L->mult_rec[g], L->lsh_rec[g],   \
+                                                    L->rsh_rec[g])))
+    gi = tinyrnn_sigmoid_fast(TINYRNN_PRE(0));
+    gf = tinyrnn_sigmoid_fast(TINYRNN_PRE(1));
+    gc = L->cell_gate_tanh ? tinyrnn_tanh_fast(TINYRNN_PRE(2), -12)
+                           : tinyrnn_sigmoid_fast(TINYRNN_PRE(2));
+    go = tinyrnn_sigmoid_fast(TINYRNN_PRE(3));
+#undef TINYRNN_PRE
+    cn = tinyrnn_ssat16(tinyrnn_ssat16(tinyrnn_rq_prod(gf * (int32_t)*c, L->mult_fc,
+                                                       L->shift_fc)) +
+                        tinyrnn_ssat16(tinyrnn_rq_prod(gi * gc, L->mult_ig, L->shift_ig)));
+    if (L->cell_clip >= 32767) {
+      cn = cn < -L->cell_clip ? -L->cell_clip : cn; /* the upper bound is already 32767 */
+    } else if (L->cell_clip > 0) {
+      cn = cn > L->cell_clip ? L->cell_clip : (cn < -L->cell_clip ? -L->cell_clip : cn);
+    }
+    *c = (int16_t)cn;
+    *h = (int8_t)tinyrnn_ssat8(tinyrnn_rq_prod(tinyrnn_tanh_fast(cn, L->cell_scale_power) * go,
+                                               L->mult_h, L->shift_h) +
+                               L->hidden_zp);
+  }
+}
+
+TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_reset(const tinyrnn_lstm_packed_t *L, int8_t *h,
+                                                     int16_t *c) {
+  memset(h, (int)(int8_t)L->hidden_zp, L->units);
+  memset(c, 0, (uint32_t)L->units * sizeof(int16_t));
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYRNN_LSTM_PACKED_H */
