@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--units", type=int, default=32)
     s.add_argument("--layers", type=int, default=1)
     s.add_argument("--epochs", type=int, default=30)
-    s.add_argument("--patience", type=int, default=5)
+    s.add_argument("--patience", type=int, default=8)
     s.add_argument("--force", action="store_true", help="retrain even if finished")
     s.set_defaults(func=cmd_train)
 
