@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +16,33 @@ from deploy.pio_bootstrap import BootstrapError, bootstrap
 from deploy.session import open_device
 
 
+def _strict(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """tinyrnn's main() ignores a command's return value: turn a non-zero one into the exit code."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        code = int(func(args) or 0)
+        if code:
+            raise SystemExit(code)
+        return 0
+
+    return run
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``firmware`` and ``device`` command groups; each sets ``func(args) -> int``."""
     fw = subparsers.add_parser("firmware", help="build the device firmware (PlatformIO, offline)")
     fw_sub = fw.add_subparsers(dest="firmware_command", required=True)
 
     p = fw_sub.add_parser("bootstrap", help="prepare the offline PlatformIO core in build/pio-core")
-    p.set_defaults(func=_cmd_bootstrap)
+    p.set_defaults(func=_strict(_cmd_bootstrap))
 
     p = fw_sub.add_parser("build", help="build the firmware for one or more boards")
     p.add_argument("--env", action="append", help=f"PlatformIO environment (default {DEFAULT_ENV})")
     p.add_argument("--all-qemu", action="store_true", help=f"all emulated boards: {', '.join(QEMU_ENVS)}")
     p.add_argument("--model-dir", type=Path, help="model folder from convert (default: protocol fixture)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=_cmd_build)
+    p.set_defaults(func=_strict(_cmd_build))
 
     dev = subparsers.add_parser("device", help="run a model on an emulated or real board")
     dev_sub = dev.add_subparsers(dest="device_command", required=True)
@@ -41,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = dev_sub.add_parser("info", help="identify the device: model, board, memory, counter")
     _target(p)
-    p.set_defaults(func=_cmd_info)
+    p.set_defaults(func=_strict(_cmd_info))
 
     p = dev_sub.add_parser("run", help="classify windows on the device")
     _target(p)
@@ -51,7 +66,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--random", type=int, default=8, help="number of random windows (no --windows)")
     p.add_argument("--runs", type=int, default=1, help="inferences per window (timing)")
     p.add_argument("--out", type=Path, help="write per-window results as JSON")
-    p.set_defaults(func=_cmd_run)
+    p.set_defaults(func=_strict(_cmd_run))
+
+    p = dev_sub.add_parser(
+        "eval", help="run a trained model's test set on a board and compare with the host build",
+        description="Builds the firmware for MODEL's tinyrnn C (compiled when missing), streams "
+        "every test window through one QEMU session (or a flashed board on --port), compares "
+        "outputs with the host build window by window and writes build/models/<name>/"
+        "device-<env>.json. Exits 1 when any window's outputs differ.")
+    p.add_argument("model", help="model folder or name under <build>/models")
+    p.add_argument("--env", default=DEFAULT_ENV, help=f"board environment (default {DEFAULT_ENV})")
+    p.add_argument("--port", help="serial port of a flashed real board; default QEMU")
+    p.add_argument("--limit", type=int, help="only this many test windows, evenly spread")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per reply")
+    p.add_argument("--json", action="store_true", help="print the JSON result, not a table")
+    p.set_defaults(func=_strict(_cmd_eval))
+
+    from deploy.budget import register as register_budget
+
+    register_budget(subparsers)
 
 
 def _cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -163,6 +196,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"summary": summary, "results": results}, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _model_dir(model: str, build_root: Path | None) -> Path:
+    path = Path(model)
+    if path.is_dir():
+        return path
+    root = build_root if build_root is not None else Path("build")
+    candidate = root / "models" / model
+    if candidate.is_dir():
+        return candidate
+    raise FileNotFoundError(f"no model folder {model!r} (nor {candidate}): train it, or pass a path")
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from deploy.device_eval import DeviceEvalError, format_table, run_device_step
+
+    try:
+        model = _model_dir(args.model, getattr(args, "build", None))
+        result = run_device_step(model, args.env, args.port, args.limit, timeout=args.timeout)
+    except (BuildError, BootstrapError, DeviceError, DeviceEvalError, FileNotFoundError,
+            ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "predictions"}, indent=2))
+    else:
+        print(format_table(result))
+        print(f"written: {result.get('path')}")
+    if result["windows_outputs_differ"]:
+        print(f"error: {result['windows_outputs_differ']} windows differ between host and device",
+              file=sys.stderr)
+        raise SystemExit(1)
     return 0
 
 

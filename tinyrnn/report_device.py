@@ -28,7 +28,7 @@ def _n(v: Any) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
-        return f"{v:,.0f}" if v >= 1000 else f"{v:.3g}"
+        return f"{v:,.0f}" if v >= 1000 else f"{v:.2f}"
     return str(v)
 
 
