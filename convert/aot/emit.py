@@ -57,6 +57,15 @@ def _array(ctype: str, name: str, values: Sequence[int] | np.ndarray, per_line: 
     return f"static const {ctype} {name}[{max(len(vals), 1)}] = {{\n{body}\n}};\n"
 
 
+def _aligned_i16(name: str, values: np.ndarray) -> str:
+    """int16 array starting on a 4-byte boundary (the DSP kernel reads it with LDRD/LDM)."""
+    vals = [int(v) for v in np.asarray(values).reshape(-1)]
+    lines = ["    " + ", ".join(str(v) for v in vals[i:i + 16]) + ","
+             for i in range(0, len(vals), 16)]
+    return (f"static const struct {{\n  uint32_t align;\n  int16_t v[{len(vals)}];\n}} {name} = "
+            "{\n  0u,\n  {\n" + "\n".join(lines) + "\n  }\n};\n")
+
+
 def _pairs(n: int) -> int:
     """int16 input pairs of the packed kernel (an odd length gets one zero weight)."""
     return (n + 1) // 2
@@ -64,18 +73,38 @@ def _pairs(n: int) -> int:
 
 def _pack_side(ws: list[np.ndarray]) -> np.ndarray | None:
     """Gate-pair packed words for tinyrnn_lstm_packed.h: ws = four int8 [units, n] matrices
-    (gates i, f, c, o). Returns uint32 [units, ceil(n/2), 2] or None if a pair does not fit."""
+    (gates i, f, c, o). Returns int16 [units, ceil(n/2), 2, 2] or None if a pair does not fit."""
     units, n = ws[0].shape
-    npairs = _pairs(n)
-    out = np.zeros((units, 2, npairs * 2), np.int64)
+    order = _pair_order(n)
+    out = np.zeros((units, len(order), 2, 2), np.int16)
     for p, (a, b) in enumerate(((ws[0], ws[1]), (ws[2], ws[3]))):
         half = 256 * b.astype(np.int64) + a.astype(np.int64)
         if half.size and (half.min() < -32768 or half.max() > 32767):
             return None
-        out[:, p, :n] = half
-    u16 = (out & 0xFFFF).astype(np.uint32)
-    words = (u16[:, :, 0::2] | (u16[:, :, 1::2] << 16)).astype(np.uint32)
-    return np.ascontiguousarray(words.transpose(0, 2, 1))  # [units][pairs][2]
+        half = np.concatenate([half, np.zeros((units, 1), np.int64)], axis=1)
+        for q, (lo, hi) in enumerate(order):
+            out[:, q, p, 0] = half[:, lo]
+            out[:, q, p, 1] = half[:, hi]
+    return out  # [units][pairs][gate pair][lane]
+
+
+def _pair_order(n: int) -> list[tuple[int, int]]:
+    """Input indices (low, high halfword) of each word, as tinyrnn_pack2 lays them out; index n
+    stands for the zero padding."""
+    order = []
+    for g in range(n // 4):
+        k = 4 * g
+        order += [(k, k + 2), (k + 1, k + 3)]
+    k = n // 4 * 4
+    rest = n - k
+    if rest >= 2:
+        order.append((k, k + 1))
+        if rest == 3:
+            order.append((k + 2, n))
+    elif rest == 1:
+        order.append((k, n))
+    assert len(order) == _pairs(n)
+    return order
 
 
 def _packed_ok(layer) -> bool:
@@ -128,7 +157,7 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
     for i, layer in enumerate(plan.layers):
         if packed[i] is not None:
             buffers[i] = Buffer(f"lstm{i}",
-                                4 * (_pairs(layer.input_size) + _pairs(layer.units)), i, i)
+                                8 * (_pairs(layer.input_size) + _pairs(layer.units)), i, i)
     offsets, arena_bytes = plan_arena(buffers)
     # int16 cell states then int8 hidden states; the struct pads to its 2-byte alignment.
     state_bytes = (sum(3 * layer.units for layer in plan.layers) + 1) // 2 * 2
@@ -154,11 +183,11 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
             b2_in, b2_rec = _bias_pairs(gs)
             c.append(f"/* LSTM layer {i}: {n_in} inputs, {U} units, gate-pair packed int8 weights "
                      "(see tinyrnn_lstm_packed.h). */\n")
-            c.append(_array("uint32_t", f"k_l{i}_w_in", pw_in, 8))
-            c.append(_array("uint32_t", f"k_l{i}_w_rec", pw_rec, 8))
+            c.append(_aligned_i16(f"k_l{i}_w_in", pw_in))
+            c.append(_aligned_i16(f"k_l{i}_w_rec", pw_rec))
             c.append(_array("int32_t", f"k_l{i}_b_in", b2_in, 8))
             c.append(_array("int32_t", f"k_l{i}_b_rec", b2_rec, 8))
-            weight_bytes += 4 * (pw_in.size + pw_rec.size + b2_in.size + b2_rec.size)
+            weight_bytes += 2 * (pw_in.size + pw_rec.size) + 4 * (b2_in.size + b2_rec.size)
 
             def quad4(vals: list[int]) -> str:
                 return "{" + ", ".join(str(v) for v in vals) + "}"
@@ -166,7 +195,7 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
             c.append(
                 f"static const tinyrnn_lstm_packed_t k_l{i} = {{\n  {n_in}, {U}, "
                 f"{_pairs(n_in)}, {_pairs(U)},\n"
-                f"  k_l{i}_w_in, k_l{i}_w_rec, k_l{i}_b_in, k_l{i}_b_rec,\n"
+                f"  k_l{i}_w_in.v, k_l{i}_w_rec.v, k_l{i}_b_in, k_l{i}_b_rec,\n"
                 f"  {quad4([g.mult_in for g in gs])}, {quad4([max(g.shift_in, 0) for g in gs])}, "
                 f"{quad4([max(-g.shift_in, 0) for g in gs])},\n"
                 f"  {quad4([g.mult_rec for g in gs])}, {quad4([max(g.shift_rec, 0) for g in gs])}, "
@@ -258,7 +287,7 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
     for i in range(L):
         if packed[i] is not None:
             c.append(f"  tinyrnn_lstm_packed_step(&k_l{i}, {prev}, s_state.h{i}, s_state.c{i}, "
-                     f"(uint32_t *)ARENA({offsets[f'lstm{i}']}));\n")
+                     f"ARENA({offsets[f'lstm{i}']}));\n")
         else:
             c.append(f"  tinyrnn_lstm_step(&k_l{i}, {prev}, s_state.h{i}, s_state.c{i}, "
                      f"ARENA({offsets[f'lstm{i}']}));\n")

@@ -56,8 +56,8 @@ typedef struct {
   uint16_t units;
   uint16_t in_pairs;        /* ceil(input_size / 2) */
   uint16_t rec_pairs;       /* ceil(units / 2) */
-  const uint32_t *w_in;     /* [units][in_pairs][2]: words of gate pairs (i,f), (c,o) */
-  const uint32_t *w_rec;    /* [units][rec_pairs][2] */
+  const int16_t *w_in;      /* [units][in_pairs][2][2]: halfwords of gate pairs (i,f), (c,o); */
+  const int16_t *w_rec;     /* [units][rec_pairs][2][2]  4-byte aligned (the compiler's struct) */
   const int32_t *b2_in;     /* [units][4]: {2bi, 2bi + 512bf, 2bc, 2bc + 512bo}, effective */
   const int32_t *b2_rec;    /* [units][4]   biases (zero points folded in), see dot_pairs */
   int32_t mult_in[4], lsh_in[4], rsh_in[4];
@@ -87,9 +87,8 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat8(int32_t x) {
 #endif
 }
 
-/* Activation tables (tinyrnn_lstm_packed.c): base = (T[i] << 9) + 512, diff = T[i+1] - T[i]. */
-extern const uint32_t tinyrnn_act_base[256];
-extern const uint16_t tinyrnn_act_diff[256];
+/* Activation table (tinyrnn_lstm_packed.c): [2i] = (T[i] << 9) + 512, [2i+1] = T[i+1] - T[i]. */
+extern const uint32_t tinyrnn_act_table[512];
 
 /* tinyrnn_sigmoid_s16 (tinyrnn_activation.h) for x in int16, without branches: |3x| >> 9 <= 192
  * never reaches the saturated branch, and the negative branch ((2^25 - r + 511) >> 10) equals
@@ -97,9 +96,8 @@ extern const uint16_t tinyrnn_act_diff[256];
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_fast(int32_t x) {
   const int32_t v = x * 3;
   const uint32_t a = (uint32_t)(v < 0 ? -v : v);
-  const uint32_t uh = a >> 9;
-  const int32_t pos =
-      (int32_t)((tinyrnn_act_base[uh] + (a & 0x1FFu) * tinyrnn_act_diff[uh]) >> 10);
+  const uint32_t *e = tinyrnn_act_table + 2u * (a >> 9);
+  const int32_t pos = (int32_t)((e[0] + (a & 0x1FFu) * e[1]) >> 10);
   return v >= 0 ? pos : 32768 - pos;
 }
 
@@ -109,7 +107,8 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_fast(int32_t x) {
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) {
   const int32_t left = 15 + scale_power - 3;
   int32_t v;
-  uint32_t a, uh;
+  uint32_t a;
+  const uint32_t *e;
   int32_t pos;
   if (left < 0) {
     v = (x * 3 + (1 << (-left - 1))) >> -left;
@@ -122,9 +121,8 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) 
 #else
   a = a < 65535u ? a : 65535u;
 #endif
-  uh = a >> 8;
-  pos = (int32_t)(((tinyrnn_act_base[uh] >> 1) + (a & 0xFFu) * tinyrnn_act_diff[uh] -
-                   (1u << 23) - 128u) >> 8);
+  e = tinyrnn_act_table + 2u * (a >> 8);
+  pos = (int32_t)(((e[0] >> 1) + (a & 0xFFu) * e[1] - (1u << 23) - 128u) >> 8);
   return v >= 0 ? pos : -pos;
 }
 
@@ -160,31 +158,73 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq_prod(int32_t p, int32_t m, int32_t s) {
   return tinyrnn_rq2(p * 2, m, 0, -s);
 }
 
-/* Pack int8 v[0..n) as doubled int16 pairs into np words; the padding words are zero. */
-TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, uint32_t *out,
-                                         uint16_t np) {
-  uint16_t k;
-  for (k = 0; (uint16_t)(k + 1u) < n; k = (uint16_t)(k + 2u)) {
-    out[k >> 1] = ((uint32_t)(uint16_t)(int16_t)(2 * v[k])) |
-                  ((uint32_t)(uint16_t)(int16_t)(2 * v[k + 1]) << 16);
+/* Word order of the int16 input pairs (the compiler packs the weights the same way): each
+ * full group of four inputs k..k+3 gives the words (x[k], x[k+2]) and (x[k+1], x[k+3]), which is
+ * what SXTB16 of the four bytes and of the bytes rotated by 8 produce; a remaining two or three
+ * inputs give (x[k], x[k+1]) then (x[k+2], 0); a single one (x[k], 0). Values are doubled. */
+#if TINYRNN_PACKED_DSP
+TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pair2(int32_t lo, int32_t hi) {
+  return (uint32_t)(uint16_t)(int16_t)(2 * lo) | ((uint32_t)(uint16_t)(int16_t)(2 * hi) << 16);
+}
+#define TINYRNN_PUT(q, lo, hi) (out[q] = tinyrnn_pair2((lo), (hi)))
+#define TINYRNN_OUT_T uint32_t
+#else
+/* Portable path: every pair is stored twice (x[lo], x[hi], x[lo], x[hi]) so the dot product is
+ * a plain elementwise product with the [pair][gate pair][lane] halfwords (vectorizable). */
+#define TINYRNN_PUT(q, lo, hi)                                                      \
+  (out[4 * (q)] = out[4 * (q) + 2] = (int16_t)(2 * (lo)),                          \
+   out[4 * (q) + 1] = out[4 * (q) + 3] = (int16_t)(2 * (hi)))
+#define TINYRNN_OUT_T int16_t
+#endif
+
+TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OUT_T *out) {
+  const int8_t *const end4 = v + (n & ~3u);
+  while (v != end4) {
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SIMD32)
+    uint32_t q, lo, hi;
+    memcpy(&q, v, sizeof q);
+    lo = __sxtb16(q);
+    hi = __sxtb16((q >> 8) | (q << 24));
+    out[0] = __sadd16(lo, lo);
+    out[1] = __sadd16(hi, hi);
+#else
+    TINYRNN_PUT(0, v[0], v[2]);
+    TINYRNN_PUT(1, v[1], v[3]);
+#endif
+#if TINYRNN_PACKED_DSP
+    out += 2;
+#else
+    out += 8;
+#endif
+    v += 4;
   }
-  if (n & 1u) {
-    out[n >> 1] = (uint32_t)(uint16_t)(int16_t)(2 * v[n - 1]);
-  }
-  for (k = (uint16_t)((n + 1u) >> 1); k < np; ++k) {
-    out[k] = 0;
+  switch (n & 3u) {
+    case 3:
+      TINYRNN_PUT(0, v[0], v[1]);
+      TINYRNN_PUT(1, v[2], 0);
+      break;
+    case 2:
+      TINYRNN_PUT(0, v[0], v[1]);
+      break;
+    case 1:
+      TINYRNN_PUT(0, v[0], 0);
+      break;
+    default:
+      break;
   }
 }
+#undef TINYRNN_PUT
 
 /* Dot products of one unit's two gate pairs over np input pairs. w points at the unit's words
  * [np][2] (pair (A0,B0) word then pair (A1,B1) word per input pair) and is advanced past them.
  * init = {2*bA0, 2*bA0 + 512*bB0, 2*bA1, 2*bA1 + 512*bB1} (the compiler's bias pairs).
  * out = 2*(dot + bias) for gates A0, B0, A1, B1. */
-TINYRNN_ALWAYS_INLINE const uint32_t *tinyrnn_dot_pairs(const uint32_t *w, const uint32_t *x,
-                                                        uint16_t np, const int32_t *init,
-                                                        int32_t out[4]) {
+TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
+                                                       const TINYRNN_OUT_T *x, uint16_t np,
+                                                       const int32_t *init, int32_t out[4]) {
 #if TINYRNN_PACKED_DSP
   int32_t a0 = init[0], ab0 = init[1], a1 = init[2], ab1 = init[3];
+  const uint32_t *w = (const uint32_t *)(const void *)w16;
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__thumb2__) && \
     defined(__OPTIMIZE__)
   /* Straight-line code (np is a constant once the model's descriptor is inlined). Per two
@@ -238,9 +278,8 @@ TINYRNN_ALWAYS_INLINE const uint32_t *tinyrnn_dot_pairs(const uint32_t *w, const
   uint32_t v0, v1;
   for (k = 0; k < np; ++k) {
     const uint32_t xv = *x++;
-    v0 = w[0];
-    v1 = w[1];
-    w += 2;
+    memcpy(&v0, w16 + 4u * k, sizeof v0);
+    memcpy(&v1, w16 + 4u * k + 2u, sizeof v1);
     a0 = __smlad(__sxtb16(v0), xv, a0);
     ab0 = __smlad(v0, xv, ab0);
     a1 = __smlad(__sxtb16(v1), xv, a1);
@@ -251,57 +290,52 @@ TINYRNN_ALWAYS_INLINE const uint32_t *tinyrnn_dot_pairs(const uint32_t *w, const
   out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
   out[2] = a1;
   out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
+  w16 = (const int16_t *)(const void *)w;
 #else
-  /* Portable: halfword p = 256*B + A gives A = (int8)p and B = (p - A) / 256. */
-  int32_t a0 = init[0], a1 = init[2];
-  int32_t b0 = (int32_t)((uint32_t)init[1] - (uint32_t)init[0]) >> 8;
-  int32_t b1 = (int32_t)((uint32_t)init[3] - (uint32_t)init[2]) >> 8;
-  uint16_t k;
-  for (k = 0; k < np; ++k) {
-    const uint32_t xv = x[k];
-    const int32_t x0 = (int16_t)(uint16_t)(xv & 0xFFFFu);
-    const int32_t x1 = (int16_t)(uint16_t)(xv >> 16);
-    const uint32_t v0 = w[2u * k];
-    const uint32_t v1 = w[2u * k + 1u];
-    const int32_t p00 = (int16_t)(uint16_t)(v0 & 0xFFFFu), p01 = (int16_t)(uint16_t)(v0 >> 16);
-    const int32_t p10 = (int16_t)(uint16_t)(v1 & 0xFFFFu), p11 = (int16_t)(uint16_t)(v1 >> 16);
-    const int32_t q00 = (int8_t)(uint8_t)(p00 & 0xFF), q01 = (int8_t)(uint8_t)(p01 & 0xFF);
-    const int32_t q10 = (int8_t)(uint8_t)(p10 & 0xFF), q11 = (int8_t)(uint8_t)(p11 & 0xFF);
-    a0 += q00 * x0 + q01 * x1;
-    b0 += ((p00 - q00) >> 8) * x0 + ((p01 - q01) >> 8) * x1;
-    a1 += q10 * x0 + q11 * x1;
-    b1 += ((p10 - q10) >> 8) * x0 + ((p11 - q11) >> 8) * x1;
+  /* Portable: halfword p = 256*B + A, A = (int8)p; sums of p*x and A*x per lane. */
+  int32_t sp[4] = {0, 0, 0, 0};
+  int32_t sa[4] = {0, 0, 0, 0};
+  uint32_t i;
+  int l;
+  for (i = 0; i < 4u * np; i += 4u) {
+    for (l = 0; l < 4; ++l) {
+      const int32_t wv = w16[i + (uint32_t)l];
+      const int32_t xv = x[i + (uint32_t)l];
+      sp[l] += wv * xv;
+      sa[l] += (int32_t)(int8_t)(uint8_t)(wv & 0xFF) * xv;
+    }
   }
-  w += 2u * np;
-  out[0] = a0;
-  out[1] = b0;
-  out[2] = a1;
-  out[3] = b1;
+  out[0] = init[0] + sa[0] + sa[1];
+  out[1] = ((init[1] - init[0]) >> 8) + ((sp[0] + sp[1] - sa[0] - sa[1]) >> 8);
+  out[2] = init[2] + sa[2] + sa[3];
+  out[3] = ((init[3] - init[2]) >> 8) + ((sp[2] + sp[3] - sa[2] - sa[3]) >> 8);
+  w16 += 4u * np;
 #endif
-  return w;
+  return w16;
 }
 
-/* One time step; xpack holds in_pairs + rec_pairs words of scratch. */
+/* One time step; xpack holds 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t *L,
                                                     const int8_t *x, int8_t *h, int16_t *c,
-                                                    uint32_t *xpack) {
+                                                    void *xpack) {
   const uint16_t npi = L->in_pairs;
   const uint16_t npr = L->rec_pairs;
-  uint32_t *xi = xpack;
-  uint32_t *xr = xpack + npi;
-  const uint32_t *wi = L->w_in;
-  const uint32_t *wr = L->w_rec;
+  TINYRNN_OUT_T *xi = (TINYRNN_OUT_T *)xpack;
+  TINYRNN_OUT_T *xr = xi + 4u * npi * sizeof(int16_t) / sizeof(TINYRNN_OUT_T);
+  const int16_t *wi = L->w_in;
+  const int16_t *wr = L->w_rec;
   const int32_t *bi = L->b2_in;
   const int32_t *br = L->b2_rec;
   int8_t *const h_end = h + L->units;
-  tinyrnn_pack2(x, L->input_size, xi, npi);
-  tinyrnn_pack2(h, L->units, xr, npr);
+  tinyrnn_pack2(x, L->input_size, xi);
+  tinyrnn_pack2(h, L->units, xr);
   for (; h != h_end; ++h, ++c) {
     int32_t ai[4];
     int32_t ar[4];
     int32_t gi, gf, gc, go;
     int32_t cn;
     int32_t fi0, fi1, fi2, fi3;
+    int32_t p0, p1, p2, p3;
     /* Input side first, so only four int16 values stay live across the recurrent dot. */
     wi = tinyrnn_dot_pairs(wi, xi, npi, bi, ai);
     fi0 = tinyrnn_ssat16(tinyrnn_rq2(ai[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]));
@@ -309,17 +343,20 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
     fi2 = tinyrnn_ssat16(tinyrnn_rq2(ai[2], L->mult_in[2], L->lsh_in[2], L->rsh_in[2]));
     fi3 = tinyrnn_ssat16(tinyrnn_rq2(ai[3], L->mult_in[3], L->lsh_in[3], L->rsh_in[3]));
     wr = tinyrnn_dot_pairs(wr, xr, npr, br, ar);
-    bi += 4;
-    br += 4;
 #define TINYRNN_PRE(g)                                                                     \
   tinyrnn_ssat16(fi##g + tinyrnn_ssat16(tinyrnn_rq2(ar[g], L->mult_rec[g], L->lsh_rec[g],   \
                                                     L->rsh_rec[g])))
-    gi = tinyrnn_sigmoid_fast(TINYRNN_PRE(0));
-    gf = tinyrnn_sigmoid_fast(TINYRNN_PRE(1));
-    gc = L->cell_gate_tanh ? tinyrnn_tanh_fast(TINYRNN_PRE(2), -12)
-                           : tinyrnn_sigmoid_fast(TINYRNN_PRE(2));
-    go = tinyrnn_sigmoid_fast(TINYRNN_PRE(3));
+    p0 = TINYRNN_PRE(0);
+    p1 = TINYRNN_PRE(1);
+    p2 = TINYRNN_PRE(2);
+    p3 = TINYRNN_PRE(3);
 #undef TINYRNN_PRE
+    bi += 4;
+    br += 4;
+    gi = tinyrnn_sigmoid_fast(p0);
+    gf = tinyrnn_sigmoid_fast(p1);
+    gc = L->cell_gate_tanh ? tinyrnn_tanh_fast(p2, -12) : tinyrnn_sigmoid_fast(p2);
+    go = tinyrnn_sigmoid_fast(p3);
     cn = tinyrnn_ssat16(tinyrnn_ssat16(tinyrnn_rq_prod(gf * (int32_t)*c, L->mult_fc,
                                                        L->shift_fc)) +
                         tinyrnn_ssat16(tinyrnn_rq_prod(gi * gc, L->mult_ig, L->shift_ig)));
