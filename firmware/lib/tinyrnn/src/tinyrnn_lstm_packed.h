@@ -285,6 +285,7 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
     a1 = __smlad(__sxtb16(v1), xv, a1);
     ab1 = __smlad(v1, xv, ab1);
   }
+  w += 2u * np;
 #endif
   out[0] = a0;
   out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
