@@ -51,7 +51,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         tflite, _out, _name, _norm, _classes = _resolve(Path(args.model))
         result = bench_aot(tflite, Path(args.json) if args.json else None,
-                           work_dir=Path(args.work_dir), iterations=args.iterations)
+                           work_dir=Path(args.work_dir), iterations=args.iterations,
+                           device=args.device)
     except (AotError, OSError) as exc:
         print(f"tinyrnn bench-aot: error: {exc}", file=sys.stderr)
         return 2
@@ -79,6 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--json", help="write the result here (default: print only)")
     b.add_argument("--work-dir", default="build/bench-aot", help="scratch folder for builds")
     b.add_argument("--iterations", type=int, default=200)
+    b.add_argument("--device", action="store_true",
+                   help="also count instructions per inference on the emulated Cortex-M4 (QEMU)")
     b.set_defaults(func=cmd_bench)
 
 
