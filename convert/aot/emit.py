@@ -62,8 +62,8 @@ def _aligned_i16(name: str, values: np.ndarray) -> str:
     vals = [int(v) for v in np.asarray(values).reshape(-1)]
     lines = ["    " + ", ".join(str(v) for v in vals[i:i + 16]) + ","
              for i in range(0, len(vals), 16)]
-    return (f"static const struct {{\n  uint32_t align;\n  int16_t v[{len(vals)}];\n}} {name} = "
-            "{\n  0u,\n  {\n" + "\n".join(lines) + "\n  }\n};\n")
+    return (f"static const union {{\n  uint32_t align;\n  int16_t v[{len(vals)}];\n}} {name} = "
+            "{\n  .v = {\n" + "\n".join(lines) + "\n  }\n};\n")
 
 
 def _pairs(n: int) -> int:
@@ -156,6 +156,7 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
     # Arena: per-layer scratch (h' for the generic kernel, int16 input pairs for the packed one).
     for i, layer in enumerate(plan.layers):
         if packed[i] is not None:
+            # int16 input pairs (stored twice over for the portable path)
             buffers[i] = Buffer(f"lstm{i}",
                                 8 * (_pairs(layer.input_size) + _pairs(layer.units)), i, i)
     offsets, arena_bytes = plan_arena(buffers)

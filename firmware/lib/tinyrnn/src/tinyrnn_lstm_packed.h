@@ -87,28 +87,29 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat8(int32_t x) {
 #endif
 }
 
-/* Activation table (tinyrnn_lstm_packed.c): [2i] = (T[i] << 9) + 512, [2i+1] = T[i+1] - T[i]. */
-extern const uint32_t tinyrnn_act_table[512];
+/* Activation tables (tinyrnn_lstm_packed.c). */
+extern const uint32_t tinyrnn_sig_base[384];
+extern const uint16_t tinyrnn_sig_diff[384];
+extern const uint16_t tinyrnn_tanh_table[257];
 
-/* tinyrnn_sigmoid_s16 (tinyrnn_activation.h) for x in int16, without branches: |3x| >> 9 <= 192
- * never reaches the saturated branch, and the negative branch ((2^25 - r + 511) >> 10) equals
- * 32768 - ((r + 512) >> 10). */
+/* tinyrnn_sigmoid_s16 (tinyrnn_activation.h) for x in int16, through the signed table: the
+ * index (3x) >> 9 runs over -192..191 (|3x| >> 9 <= 192 never reaches the saturated branch)
+ * and the table folds TFLM's sign handling in, so there is no |x| and no branch. */
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_fast(int32_t x) {
   const int32_t v = x * 3;
-  const uint32_t a = (uint32_t)(v < 0 ? -v : v);
-  const uint32_t *e = tinyrnn_act_table + 2u * (a >> 9);
-  const int32_t pos = (int32_t)((e[0] + (a & 0x1FFu) * e[1]) >> 10);
-  return v >= 0 ? pos : 32768 - pos;
+  const int32_t i = v >> 9;
+  const uint32_t *const base = tinyrnn_sig_base + 192;
+  const uint16_t *const diff = tinyrnn_sig_diff + 192;
+  return (int32_t)((base[i] + (uint32_t)(v & 0x1FF) * diff[i]) >> 10);
 }
 
 /* tinyrnn_tanh_s16 without branches: |v| is clamped to 65535, where index 255 with slope 0
- * gives the saturated branch's value (65535 << 8 rounds to +-32767 alike); the negative branch
- * ((-r + 2^23 + 127) >> 8) equals -((r - 2^23 + 128) >> 8). (base >> 1 = (T << 8) + 256.) */
+ * (T[256] = 65535) gives the saturated branch's value (65535 << 8 rounds to +-32767 alike);
+ * the negative branch ((-r + 2^23 + 127) >> 8) equals -((r - 2^23 + 128) >> 8). */
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) {
   const int32_t left = 15 + scale_power - 3;
   int32_t v;
-  uint32_t a;
-  const uint32_t *e;
+  uint32_t a, uh, ua;
   int32_t pos;
   if (left < 0) {
     v = (x * 3 + (1 << (-left - 1))) >> -left;
@@ -121,8 +122,10 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) 
 #else
   a = a < 65535u ? a : 65535u;
 #endif
-  e = tinyrnn_act_table + 2u * (a >> 8);
-  pos = (int32_t)(((e[0] >> 1) + (a & 0xFFu) * e[1] - (1u << 23) - 128u) >> 8);
+  uh = a >> 8;
+  ua = tinyrnn_tanh_table[uh];
+  pos = (int32_t)(((ua << 8) + (a & 0xFFu) * (tinyrnn_tanh_table[uh + 1u] - ua) -
+                   (1u << 23) + 128u) >> 8);
   return v >= 0 ? pos : -pos;
 }
 
