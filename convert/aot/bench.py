@@ -44,7 +44,7 @@ it.invoke()
 print("ok")
 """
 
-_WEIGHT_SYMBOL = re.compile(r"^k_(l\d+_(w_in|w_rec|b_in|b_rec)|h\d+_(w|b|mult|shift))$")
+_WEIGHT_SYMBOL = re.compile(r"^k_(l\d+_(w|b|w_in|w_rec|b_in|b_rec)|h\d+_(w|b|mult|shift))$")
 
 
 def _probe(tflite: Path, size: int) -> bool:

@@ -184,11 +184,12 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
             b2_in, b2_rec = _bias_pairs(gs)
             c.append(f"/* LSTM layer {i}: {n_in} inputs, {U} units, gate-pair packed int8 weights "
                      "(see tinyrnn_lstm_packed.h). */\n")
-            c.append(_aligned_i16(f"k_l{i}_w_in", pw_in))
-            c.append(_aligned_i16(f"k_l{i}_w_rec", pw_rec))
-            c.append(_array("int32_t", f"k_l{i}_b_in", b2_in, 8))
-            c.append(_array("int32_t", f"k_l{i}_b_rec", b2_rec, 8))
-            weight_bytes += 2 * (pw_in.size + pw_rec.size) + 4 * (b2_in.size + b2_rec.size)
+            # one stream per unit (input then recurrent), so the kernel walks a single pointer
+            pw = np.concatenate([pw_in.reshape(U, -1), pw_rec.reshape(U, -1)], axis=1)
+            b2 = np.concatenate([b2_in, b2_rec], axis=1)
+            c.append(_aligned_i16(f"k_l{i}_w", pw))
+            c.append(_array("int32_t", f"k_l{i}_b", b2, 8))
+            weight_bytes += 2 * pw.size + 4 * b2.size
 
             def quad4(vals: list[int]) -> str:
                 return "{" + ", ".join(str(v) for v in vals) + "}"
@@ -196,7 +197,7 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
             c.append(
                 f"static const tinyrnn_lstm_packed_t k_l{i} = {{\n  {n_in}, {U}, "
                 f"{_pairs(n_in)}, {_pairs(U)},\n"
-                f"  k_l{i}_w_in.v, k_l{i}_w_rec.v, k_l{i}_b_in, k_l{i}_b_rec,\n"
+                f"  k_l{i}_w.v, k_l{i}_b,\n"
                 f"  {quad4([g.mult_in for g in gs])}, {quad4([max(g.shift_in, 0) for g in gs])}, "
                 f"{quad4([max(-g.shift_in, 0) for g in gs])},\n"
                 f"  {quad4([g.mult_rec for g in gs])}, {quad4([max(g.shift_rec, 0) for g in gs])}, "

@@ -56,10 +56,12 @@ typedef struct {
   uint16_t units;
   uint16_t in_pairs;        /* ceil(input_size / 2) */
   uint16_t rec_pairs;       /* ceil(units / 2) */
-  const int16_t *w_in;      /* [units][in_pairs][2][2]: halfwords of gate pairs (i,f), (c,o); */
-  const int16_t *w_rec;     /* [units][rec_pairs][2][2]  4-byte aligned (the compiler's struct) */
-  const int32_t *b2_in;     /* [units][4]: {2bi, 2bi + 512bf, 2bc, 2bc + 512bo}, effective */
-  const int32_t *b2_rec;    /* [units][4]   biases (zero points folded in), see dot_pairs */
+  /* Per unit: input weights [in_pairs][2][2] then recurrent weights [rec_pairs][2][2], int16
+   * halfwords of the gate pairs (i,f), (c,o); 4-byte aligned (the compiler's union). */
+  const int16_t *w;
+  /* Per unit: input then recurrent {2bi, 2bi + 512bf, 2bc, 2bc + 512bo}: effective biases
+   * (zero points folded in) as accumulator start values, see tinyrnn_dot_pairs. */
+  const int32_t *b2;
   int32_t mult_in[4], lsh_in[4], rsh_in[4];
   int32_t mult_rec[4], lsh_rec[4], rsh_rec[4];
   int32_t cell_gate_tanh;
@@ -90,7 +92,7 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat8(int32_t x) {
 /* Activation tables (tinyrnn_lstm_packed.c). */
 extern const uint32_t tinyrnn_sig_base[384];
 extern const uint16_t tinyrnn_sig_diff[384];
-extern const uint16_t tinyrnn_tanh_table[257];
+extern const uint32_t tinyrnn_tanh_table[256];
 
 /* tinyrnn_sigmoid_s16 (tinyrnn_activation.h) for x in int16, through the signed table: the
  * index (3x) >> 9 runs over -192..191 (|3x| >> 9 <= 192 never reaches the saturated branch)
@@ -103,13 +105,21 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_fast(int32_t x) {
   return (int32_t)((base[i] + (uint32_t)(v & 0x1FF) * diff[i]) >> 10);
 }
 
+/* The same for u = x + 32768 in 0..65535: 3u = 3x + 192 * 512, so (3u) >> 9 is the table row
+ * and (3u) & 511 the same fraction. */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_u16(int32_t u) {
+  const int32_t v = u * 3;
+  const int32_t i = v >> 9;
+  return (int32_t)((tinyrnn_sig_base[i] + (uint32_t)(v & 0x1FF) * tinyrnn_sig_diff[i]) >> 10);
+}
+
 /* tinyrnn_tanh_s16 without branches: |v| is clamped to 65535, where index 255 with slope 0
- * (T[256] = 65535) gives the saturated branch's value (65535 << 8 rounds to +-32767 alike);
+ * (T[256] = T[255]) gives the saturated branch's value (65535 << 8 rounds to +-32767 alike);
  * the negative branch ((-r + 2^23 + 127) >> 8) equals -((r - 2^23 + 128) >> 8). */
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) {
   const int32_t left = 15 + scale_power - 3;
   int32_t v;
-  uint32_t a, uh, ua;
+  uint32_t a, e;
   int32_t pos;
   if (left < 0) {
     v = (x * 3 + (1 << (-left - 1))) >> -left;
@@ -117,17 +127,38 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) 
     v = x * (3 << left);
   }
   a = (uint32_t)(v < 0 ? -v : v);
+  if (left >= 0) { /* otherwise |v| <= 3 * 32768 / 2 < 65535 already */
 #if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
-  a = (uint32_t)__usat((int32_t)a, 16);
+    a = (uint32_t)__usat((int32_t)a, 16);
 #else
-  a = a < 65535u ? a : 65535u;
+    a = a < 65535u ? a : 65535u;
 #endif
-  uh = a >> 8;
-  ua = tinyrnn_tanh_table[uh];
-  pos = (int32_t)(((ua << 8) + (a & 0xFFu) * (tinyrnn_tanh_table[uh + 1u] - ua) -
-                   (1u << 23) + 128u) >> 8);
+  }
+  e = tinyrnn_tanh_table[a >> 8];
+  /* e = t | (t' - t) << 16 with t = 2 (T - 32768) + 1:
+   * (t << 8) + f (t' - t) = 2 ((T << 8) + f d - 2^23 + 128) */
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_DSP) && !defined(TINYRNN_DSP_INTRINSICS_HEADER)
+  /* SMLATB: slope (top half of e) * fraction + base */
+  pos = (int32_t)((uint32_t)__smlatb((int32_t)e, (int32_t)(a & 0xFFu), (int32_t)((e << 16) >> 8))
+                  >> 9);
+#else
+  pos = (int32_t)((((e & 0xFFFFu) << 8) + (e >> 16) * (a & 0xFFu)) >> 9);
+#endif
   return v >= 0 ? pos : -pos;
 }
+
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && \
+    defined(__thumb2__) && defined(__OPTIMIZE__)
+#define TINYRNN_PACKED_ASM 1
+/* lo in the low halfword, hi in the high one (both int16 values): one PKHBT. */
+TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pkhbt(int32_t lo, int32_t hi) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+  return r;
+}
+#else
+#define TINYRNN_PACKED_ASM 0
+#endif
 
 /* Rounded high product (t*m + 2^31) >> 32: SMMULR. */
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_mulhr(int32_t t, int32_t m) {
@@ -144,7 +175,7 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_mulhr(int32_t t, int32_t m) {
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq2(int32_t t2, int32_t m, int32_t ls, int32_t rs) {
   int32_t x = tinyrnn_mulhr((int32_t)((uint32_t)t2 << ls), m);
   if (rs > 0) {
-    x = (x + (int32_t)(1u << (rs - 1)) + (t2 < 0 ? -1 : 0)) >> rs;
+    x = (x + (int32_t)(1u << (rs - 1)) + (t2 >> 31)) >> rs; /* t2 >> 31: -1 if t2 < 0 */
   }
   return x;
 }
@@ -156,9 +187,20 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq_prod(int32_t p, int32_t m, int32_t s) {
   }
   if (m == (int32_t)(1u << 30) && s < 0) {
     /* srdhm(p, 2^30) = (p + 1) >> 1 (power-of-two scales of the cell products) */
-    return (((p + 1) >> 1) + (int32_t)(1u << (-s - 1)) + (p < 0 ? -1 : 0)) >> -s;
+    return (((p + 1) >> 1) + (int32_t)(1u << (-s - 1)) + (p >> 31)) >> -s;
   }
   return tinyrnn_rq2(p * 2, m, 0, -s);
+}
+
+/* mbqm(p, m, s) + zp for a product |p| < 2^30: with a right shift of at most 22 the zero point
+ * joins the rounding constant ((x + half + zp * 2^rs) >> rs = ((x + half) >> rs) + zp; no
+ * overflow as |x| <= 2^30 and |zp| * 2^22 <= 2^29). */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq_prod_zp(int32_t p, int32_t m, int32_t s, int32_t zp) {
+  if (s < 0 && -s <= 22 && m != (int32_t)(1u << 30)) {
+    const int32_t x = tinyrnn_mulhr(p * 2, m);
+    return (x + (int32_t)(1u << (-s - 1)) + (int32_t)((uint32_t)zp << -s) + (p >> 31)) >> -s;
+  }
+  return tinyrnn_rq_prod(p, m, s) + zp;
 }
 
 /* Word order of the int16 input pairs (the compiler packs the weights the same way): each
@@ -223,13 +265,13 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OU
  * init = {2*bA0, 2*bA0 + 512*bB0, 2*bA1, 2*bA1 + 512*bB1} (the compiler's bias pairs).
  * out = 2*(dot + bias) for gates A0, B0, A1, B1. */
 TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
-                                                       const TINYRNN_OUT_T *x, uint16_t np,
+                                                       const TINYRNN_OUT_T **xp, uint16_t np,
                                                        const int32_t *init, int32_t out[4]) {
+  const TINYRNN_OUT_T *x = *xp;
 #if TINYRNN_PACKED_DSP
   int32_t a0 = init[0], ab0 = init[1], a1 = init[2], ab1 = init[3];
   const uint32_t *w = (const uint32_t *)(const void *)w16;
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__thumb2__) && \
-    defined(__OPTIMIZE__)
+#if TINYRNN_PACKED_ASM
   /* Straight-line code (np is a constant once the model's descriptor is inlined). Per two
    * input pairs (16 MACs): LDRD of the inputs, LDM of four weight words, 4 SXTB16, 8 SMLAD. */
   {
@@ -295,6 +337,7 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   out[2] = a1;
   out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
   w16 = (const int16_t *)(const void *)w;
+  *xp = x; /* the DSP layout is contiguous: this is where the next side's inputs start */
 #else
   /* Portable: halfword p = 256*B + A, A = (int8)p; sums of p*x and A*x per lane. */
   int32_t sp[4] = {0, 0, 0, 0};
@@ -325,11 +368,13 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
   const uint16_t npi = L->in_pairs;
   const uint16_t npr = L->rec_pairs;
   TINYRNN_OUT_T *xi = (TINYRNN_OUT_T *)xpack;
-  TINYRNN_OUT_T *xr = xi + 4u * npi * sizeof(int16_t) / sizeof(TINYRNN_OUT_T);
-  const int16_t *wi = L->w_in;
-  const int16_t *wr = L->w_rec;
-  const int32_t *bi = L->b2_in;
-  const int32_t *br = L->b2_rec;
+#if TINYRNN_PACKED_DSP
+  TINYRNN_OUT_T *xr = xi + npi; /* contiguous: the dot's input pointer runs on into xr */
+#else
+  TINYRNN_OUT_T *xr = xi + 4u * npi;
+#endif
+  const int16_t *w = L->w;
+  const int32_t *b = L->b2;
   int8_t *const h_end = h + L->units;
   tinyrnn_pack2(x, L->input_size, xi);
   tinyrnn_pack2(h, L->units, xr);
@@ -341,38 +386,66 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
     int32_t fi0, fi1, fi2, fi3;
     int32_t p0, p1, p2, p3;
     /* Input side first, so only four int16 values stay live across the recurrent dot. */
-    wi = tinyrnn_dot_pairs(wi, xi, npi, bi, ai);
+    const TINYRNN_OUT_T *xp = xi;
+    w = tinyrnn_dot_pairs(w, &xp, npi, b, ai);
     fi0 = tinyrnn_ssat16(tinyrnn_rq2(ai[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]));
     fi1 = tinyrnn_ssat16(tinyrnn_rq2(ai[1], L->mult_in[1], L->lsh_in[1], L->rsh_in[1]));
     fi2 = tinyrnn_ssat16(tinyrnn_rq2(ai[2], L->mult_in[2], L->lsh_in[2], L->rsh_in[2]));
     fi3 = tinyrnn_ssat16(tinyrnn_rq2(ai[3], L->mult_in[3], L->lsh_in[3], L->rsh_in[3]));
-    wr = tinyrnn_dot_pairs(wr, xr, npr, br, ar);
-#define TINYRNN_PRE(g)                                                                     \
-  tinyrnn_ssat16(fi##g + tinyrnn_ssat16(tinyrnn_rq2(ar[g], L->mult_rec[g], L->lsh_rec[g],   \
-                                                    L->rsh_rec[g])))
-    p0 = TINYRNN_PRE(0);
-    p1 = TINYRNN_PRE(1);
-    p2 = TINYRNN_PRE(2);
-    p3 = TINYRNN_PRE(3);
-#undef TINYRNN_PRE
-    bi += 4;
-    br += 4;
+#if TINYRNN_PACKED_ASM
+    /* two registers instead of four live across the recurrent dot */
+    const uint32_t f01 = tinyrnn_pkhbt(fi0, fi1);
+    const uint32_t f23 = tinyrnn_pkhbt(fi2, fi3);
+#endif
+#if !TINYRNN_PACKED_DSP
+    xp = xr;
+#endif
+    w = tinyrnn_dot_pairs(w, &xp, npr, b + 4, ar);
+#define TINYRNN_FR(g) \
+  tinyrnn_ssat16(tinyrnn_rq2(ar[g], L->mult_rec[g], L->lsh_rec[g], L->rsh_rec[g]))
+#if TINYRNN_PACKED_ASM
+    {
+      /* sat16(fi + fr) for two gates at once: QADD16 on PKHBT-packed int16 lanes */
+      /* q01 ^ 0x80008000 adds 32768 to both lanes (as unsigned): the sigmoid takes the offset
+       * value (tinyrnn_sigmoid_u16), which saves the index offset of the signed table */
+      const uint32_t q01 =
+          __qadd16(f01, tinyrnn_pkhbt(TINYRNN_FR(0), TINYRNN_FR(1))) ^ 0x80008000u;
+      const uint32_t q23 = __qadd16(f23, tinyrnn_pkhbt(TINYRNN_FR(2), TINYRNN_FR(3)));
+      p0 = (int32_t)(q01 & 0xFFFFu);
+      p1 = (int32_t)(q01 >> 16);
+      p2 = (int16_t)(uint16_t)(q23 & 0xFFFFu);
+      p3 = (int32_t)q23 >> 16;
+    }
+#else
+    p0 = tinyrnn_ssat16(fi0 + TINYRNN_FR(0));
+    p1 = tinyrnn_ssat16(fi1 + TINYRNN_FR(1));
+    p2 = tinyrnn_ssat16(fi2 + TINYRNN_FR(2));
+    p3 = tinyrnn_ssat16(fi3 + TINYRNN_FR(3));
+#endif
+#undef TINYRNN_FR
+    b += 8;
+#if TINYRNN_PACKED_ASM
+    gi = tinyrnn_sigmoid_u16(p0);
+    gf = tinyrnn_sigmoid_u16(p1);
+#else
     gi = tinyrnn_sigmoid_fast(p0);
     gf = tinyrnn_sigmoid_fast(p1);
+#endif
     gc = L->cell_gate_tanh ? tinyrnn_tanh_fast(p2, -12) : tinyrnn_sigmoid_fast(p2);
     go = tinyrnn_sigmoid_fast(p3);
     cn = tinyrnn_ssat16(tinyrnn_ssat16(tinyrnn_rq_prod(gf * (int32_t)*c, L->mult_fc,
                                                        L->shift_fc)) +
                         tinyrnn_ssat16(tinyrnn_rq_prod(gi * gc, L->mult_ig, L->shift_ig)));
-    if (L->cell_clip >= 32767) {
-      cn = cn < -L->cell_clip ? -L->cell_clip : cn; /* the upper bound is already 32767 */
+    if (L->cell_clip >= 32768) {
+      /* no effect on an int16 */
+    } else if (L->cell_clip == 32767) {
+      cn = cn == -32768 ? -32767 : cn; /* the upper bound is already 32767 */
     } else if (L->cell_clip > 0) {
       cn = cn > L->cell_clip ? L->cell_clip : (cn < -L->cell_clip ? -L->cell_clip : cn);
     }
     *c = (int16_t)cn;
-    *h = (int8_t)tinyrnn_ssat8(tinyrnn_rq_prod(tinyrnn_tanh_fast(cn, L->cell_scale_power) * go,
-                                               L->mult_h, L->shift_h) +
-                               L->hidden_zp);
+    *h = (int8_t)tinyrnn_ssat8(tinyrnn_rq_prod_zp(
+        tinyrnn_tanh_fast(cn, L->cell_scale_power) * go, L->mult_h, L->shift_h, L->hidden_zp));
   }
 }
 
