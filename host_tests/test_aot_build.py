@@ -78,6 +78,15 @@ def test_dsp_path_bit_exact_on_host(models, tmp_path):
         assert np.array_equal(hm.invoke(w), want)
 
 
+def test_scalar_path_bit_exact_on_host(models, tmp_path):
+    """The packed LSTM's scalar loop (what Cortex-M0/M3 run) compiled for the host."""
+    path, model_dir = models["t20_c6_u32_sat"]
+    hm = HostModel(model_dir, tmp_path / "scalar", cflags=["-DTINYRNN_PACKED_SCALAR"])
+    wins = windows(hm.steps, hm.channels, n_random=4)
+    for w, want in zip(wins, tflm_outputs(path, wins), strict=True):
+        assert np.array_equal(hm.invoke(w), want)
+
+
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="no Arm tool chain")
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
 def test_cortex_m4_compile(models, tmp_path, dsp):

@@ -41,6 +41,15 @@
 #define TINYRNN_PACKED_DSP 0
 #endif
 
+/* Without the DSP extension: on 32-bit MCUs (Cortex-M0/M3, or TINYRNN_PACKED_SCALAR) a scalar
+ * loop with two multiply-accumulates per weight halfword; elsewhere (hosts) a layout that
+ * compilers vectorize (TINYRNN_PACKED_DUP). */
+#if !TINYRNN_PACKED_DSP && !defined(TINYRNN_PACKED_SCALAR) && !defined(__arm__)
+#define TINYRNN_PACKED_DUP 1
+#else
+#define TINYRNN_PACKED_DUP 0
+#endif
+
 #if defined(__GNUC__)
 #define TINYRNN_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else
@@ -213,6 +222,12 @@ TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pair2(int32_t lo, int32_t hi) {
 }
 #define TINYRNN_PUT(q, lo, hi) (out[q] = tinyrnn_pair2((lo), (hi)))
 #define TINYRNN_OUT_T uint32_t
+#define TINYRNN_PAIR_SLOTS 1
+#elif !TINYRNN_PACKED_DUP
+#define TINYRNN_PUT(q, lo, hi) \
+  (out[2 * (q)] = (int16_t)(2 * (lo)), out[2 * (q) + 1] = (int16_t)(2 * (hi)))
+#define TINYRNN_OUT_T int16_t
+#define TINYRNN_PAIR_SLOTS 2
 #else
 /* Portable path: every pair is stored twice (x[lo], x[hi], x[lo], x[hi]) so the dot product is
  * a plain elementwise product with the [pair][gate pair][lane] halfwords (vectorizable). */
@@ -220,6 +235,7 @@ TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pair2(int32_t lo, int32_t hi) {
   (out[4 * (q)] = out[4 * (q) + 2] = (int16_t)(2 * (lo)),                          \
    out[4 * (q) + 1] = out[4 * (q) + 3] = (int16_t)(2 * (hi)))
 #define TINYRNN_OUT_T int16_t
+#define TINYRNN_PAIR_SLOTS 4
 #endif
 
 TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OUT_T *out) {
@@ -236,11 +252,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OU
     TINYRNN_PUT(0, v[0], v[2]);
     TINYRNN_PUT(1, v[1], v[3]);
 #endif
-#if TINYRNN_PACKED_DSP
-    out += 2;
-#else
-    out += 8;
-#endif
+    out += 2 * TINYRNN_PAIR_SLOTS;
     v += 4;
   }
   switch (n & 3u) {
@@ -338,6 +350,26 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
   w16 = (const int16_t *)(const void *)w;
   *xp = x; /* the DSP layout is contiguous: this is where the next side's inputs start */
+#elif !TINYRNN_PACKED_DUP
+  /* Scalar: per halfword p = 256*B + A, p*x and A*x (A = (int8)p) accumulate; B as above. */
+  int32_t a0 = init[0], a1 = init[2];
+  uint32_t ab0 = (uint32_t)init[1], ab1 = (uint32_t)init[3];
+  const TINYRNN_OUT_T *const end = x + 2u * np;
+  while (x != end) {
+    const int32_t x0 = x[0], x1 = x[1];
+    const int32_t h00 = w16[0], h01 = w16[1], h10 = w16[2], h11 = w16[3];
+    ab0 += (uint32_t)(h00 * x0 + h01 * x1);
+    a0 += (int8_t)(uint8_t)(h00 & 0xFF) * x0 + (int8_t)(uint8_t)(h01 & 0xFF) * x1;
+    ab1 += (uint32_t)(h10 * x0 + h11 * x1);
+    a1 += (int8_t)(uint8_t)(h10 & 0xFF) * x0 + (int8_t)(uint8_t)(h11 & 0xFF) * x1;
+    x += 2;
+    w16 += 4;
+  }
+  out[0] = a0;
+  out[1] = (int32_t)(ab0 - (uint32_t)a0) >> 8;
+  out[2] = a1;
+  out[3] = (int32_t)(ab1 - (uint32_t)a1) >> 8;
+  *xp = x;
 #else
   /* Portable: halfword p = 256*B + A, A = (int8)p; sums of p*x and A*x per lane. */
   int32_t sp[4] = {0, 0, 0, 0};
@@ -368,11 +400,8 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
   const uint16_t npi = L->in_pairs;
   const uint16_t npr = L->rec_pairs;
   TINYRNN_OUT_T *xi = (TINYRNN_OUT_T *)xpack;
-#if TINYRNN_PACKED_DSP
-  TINYRNN_OUT_T *xr = xi + npi; /* contiguous: the dot's input pointer runs on into xr */
-#else
-  TINYRNN_OUT_T *xr = xi + 4u * npi;
-#endif
+  /* contiguous: the dot's input pointer runs on into xr */
+  TINYRNN_OUT_T *xr = xi + (uint32_t)TINYRNN_PAIR_SLOTS * npi;
   const int16_t *w = L->w;
   const int32_t *b = L->b2;
   int8_t *const h_end = h + L->units;
@@ -397,7 +426,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
     const uint32_t f01 = tinyrnn_pkhbt(fi0, fi1);
     const uint32_t f23 = tinyrnn_pkhbt(fi2, fi3);
 #endif
-#if !TINYRNN_PACKED_DSP
+#if TINYRNN_PACKED_DUP
     xp = xr;
 #endif
     w = tinyrnn_dot_pairs(w, &xp, npr, b + 4, ar);
