@@ -8,6 +8,10 @@
  * Build options:
  *   TINYRNN_NO_DSP       force the portable reference path on cores with the DSP extension.
  *   Cortex-M4/M7/M33 with __ARM_FEATURE_DSP use SMLAD/SXTB16 in the dot product (bit-exact).
+ *   TINYRNN_PACKED_SCALAR  use the packed LSTM's scalar loop (as on Cortex-M0/M3) on a host.
+ *
+ * LSTM layers whose ranges allow it are compiled for tinyrnn_lstm_packed.h (gate-pair packed
+ * weights, inline asm SMLAD dot, table activations); the others use tinyrnn_lstm_step().
  *
  * Right shifts of negative values are arithmetic on every compiler this targets (GCC, Clang,
  * armcc); C99 leaves that implementation-defined, and TFLM relies on it in the same places.
