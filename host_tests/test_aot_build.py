@@ -78,6 +78,22 @@ def test_dsp_path_bit_exact_on_host(models, tmp_path):
         assert np.array_equal(hm.invoke(w), want)
 
 
+def test_generic_lstm_kernel_still_bit_exact(models, tmp_path, monkeypatch):
+    """Layers outside the packed kernel's ranges fall back to tinyrnn_lstm_step(): keep it
+    covered now that every zoo model takes the packed path."""
+    import convert.aot.emit as emit_mod
+
+    path, _ = models["t40_c8_u24_l2_sat"]
+    monkeypatch.setattr(emit_mod, "_packed_ok", lambda layer: False)
+    model_dir = tmp_path / "generic"
+    compile_model(path, model_dir, name="generic")
+    assert "tinyrnn_lstm_packed_step" not in (model_dir / "tinyrnn_model.c").read_text()
+    hm = HostModel(model_dir, tmp_path / "so")
+    wins = windows(hm.steps, hm.channels, n_random=3)
+    for w, want in zip(wins, tflm_outputs(path, wins), strict=True):
+        assert np.array_equal(hm.invoke(w), want)
+
+
 def test_scalar_path_bit_exact_on_host(models, tmp_path):
     """The packed LSTM's scalar loop (what Cortex-M0/M3 run) compiled for the host."""
     path, model_dir = models["t20_c6_u32_sat"]
