@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from convert.arena import measure_arena
+from convert.tflite_info import inspect_file
 from tinyrnn.buildtree import read_json, write_json
 from train.models import classifier_macs, classifier_params
 
@@ -52,6 +54,19 @@ def build_card(model_dir: Path) -> dict:
         else:
             entry["error"] = v.get("error", "")
         card["variants"][key] = entry
+    custom = model_dir / "int8_custom.tflite"
+    if custom.is_file():
+        info = inspect_file(custom)
+        card["variants"]["int8_custom"] = {
+            "status": "ok", "quantize": "int8", "unroll": False, "file": custom.name,
+            "tflite_bytes": info.bytes, "graph": "custom op (tinyrnn quantizer)",
+            "ops": info.op_counts, "tensors": info.tensors,
+            "constant_bytes_by_dtype": info.constant_bytes_by_dtype,
+            "input": asdict(info.inputs[0]), "output": asdict(info.outputs[0]),
+        }
+    summary = model_dir / "tinyrnn" / "summary.json"
+    if summary.is_file():
+        card["tinyrnn"] = read_json(summary)
     int8 = card["variants"].get("int8", {})
     if int8.get("status") == "ok":
         card["int8_weight_bytes"] = int8["constant_bytes_by_dtype"].get("INT8", 0)

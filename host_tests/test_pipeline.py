@@ -78,7 +78,7 @@ def test_measured_arena_is_the_smallest_that_works(tiny_build):
 def test_int8_accuracy_close_to_float_and_runtimes_agree(tiny_build):
     ev = read_json(_model(tiny_build, "lstm") / "evaluation.json")
     acc = {k: v["accuracy"] for k, v in ev["runtimes"].items()}
-    assert set(acc) == {"keras_float", "tflite_float", "tflite_int8", "tflm_int8"}
+    assert set(acc) == {"keras_float", "tflite_float", "tflite_int8", "tflm_int8", "tinyrnn_int8"}
     assert acc["keras_float"] > 0.35  # well above 1/7 chance after eight epochs
     assert abs(acc["tflm_int8"] - acc["keras_float"]) <= 0.03
     assert ev["agreement"]["keras_float~tflite_float"] >= 0.99
@@ -113,3 +113,28 @@ def test_report_answers_with_numbers_and_plots(tiny_build):
         assert (path.parent / png).stat().st_size > 5000
         assert f"]({png})" in text
     json.dumps(text)
+
+
+def test_tinyrnn_lstm_equals_tflm_on_every_real_window(tiny_build):
+    ev = read_json(_model(tiny_build, "lstm") / "evaluation.json")
+    assert ev["tinyrnn_vs_tflm"]["windows_identical"] == 1.0
+    assert ev["runtimes"]["tinyrnn_int8"]["accuracy"] == ev["runtimes"]["tflm_int8"]["accuracy"]
+    assert ev["deployed_int8_runtime"] == "tinyrnn_int8"
+
+
+def test_gru_gets_a_compact_int8_model_from_our_quantizer(tiny_build):
+    d = _model(tiny_build, "gru")
+    card = read_json(d / "card.json")
+    custom = card["variants"]["int8_custom"]
+    assert custom["ops"].get("CUSTOM:TINYRNN_GRU") == 1
+    int8_bytes = custom["constant_bytes_by_dtype"].get("INT8", 0)
+    assert custom["tflite_bytes"] <= sum(custom["constant_bytes_by_dtype"].values()) + 4096
+    assert int8_bytes > 0
+    # The unrolled TF graph of the same GRU is two orders of magnitude larger.
+    assert card["variants"]["int8"]["tflite_bytes"] > 20 * custom["tflite_bytes"]
+    assert card["tinyrnn"]["macs"] == card["macs_per_inference"]
+    ev = read_json(d / "evaluation.json")
+    acc = ev["runtimes"]
+    assert abs(acc["tinyrnn_int8"]["accuracy"] - acc["keras_float"]["accuracy"]) <= 0.03
+    assert ev["agreement"]["keras_float~tinyrnn_int8"] >= 0.9
+    assert (d / "tflm" / "int8_custom" / "model_data.cc").is_file()

@@ -11,7 +11,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Subcommands contributed by the device-side packages, when present.
-EXTENSIONS = ("convert.aot.cli", "deploy.cli")
+EXTENSIONS = ("convert.aot.cli", "convert.rnn_quant", "deploy.cli")
 
 
 def _csv(kind):
@@ -151,11 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        # Steps report failure by raising; extension commands may also return an exit code.
+        code = args.func(args)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"tinyrnn {args.command}: error: {e}", file=sys.stderr)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ MEMORY_DATASETS = tuple(f"recall{t}" for t in MEMORY_LENGTHS)
 # Recall has a long loss plateau before the memory is found: no early stopping, a faster rate.
 MEMORY_LEARNING_RATE = 0.01
 DEFAULT_SEEDS = (0, 1, 2)
+# Test windows streamed to the emulated board per model in the main job: QEMU's UART takes
+# ~40 us a byte, so the full 1,002 windows cost ~100 s a model; `tinyrnn device eval` runs all.
+DEVICE_WINDOWS = 300
 
 
 def trained_models(root: Path = DEFAULT_ROOT, names: list[str] | None = None) -> list[Path]:
@@ -60,7 +63,7 @@ def c_arrays_step(model_dir: Path) -> list[Path]:
     cfg = read_json(model_dir / "config.json")
     norm = read_json(model_dir / "normalization.json")
     written = []
-    for name in ("float", "int8"):
+    for name in ("float", "int8", "int8_custom"):
         path = model_dir / f"{name}.tflite"
         if path.is_file():
             meta = CArrayMeta(model_dir.name, cfg["steps"], cfg["channels"], cfg["class_names"],
@@ -69,14 +72,38 @@ def c_arrays_step(model_dir: Path) -> list[Path]:
     return written
 
 
+def quantize_custom_step(model_dir: Path) -> Path | None:
+    """GRU/SimpleRNN: our own int8 quantization into a custom-op .tflite (TF cannot make one)."""
+    from convert.rnn_quant import quantize_recurrent_model
+
+    cfg = read_json(model_dir / "config.json")
+    if cfg["train"]["cell"] == "lstm":
+        return None
+    out = model_dir / "int8_custom.tflite"
+    if out.is_file() and out.stat().st_mtime >= (model_dir / "model.keras").stat().st_mtime:
+        print(f"[quantize] {model_dir.name}: up to date, skipping")
+        return out
+    path = quantize_recurrent_model(model_dir)
+    print(f"[quantize] {model_dir.name}: {path.name}: {path.stat().st_size} bytes", flush=True)
+    return path
+
+
+def deployable_tflite(model_dir: Path) -> Path | None:
+    """The int8 model the tinyrnn runtime compiles: fused LSTM, or our custom-op GRU/RNN."""
+    for name in ("int8_custom.tflite", "int8.tflite"):
+        if (model_dir / name).is_file():
+            return model_dir / name
+    return None
+
+
 def compile_step(model_dir: Path) -> dict | None:
-    """tinyrnn C for the int8 model, where the ahead-of-time compiler supports it."""
+    """tinyrnn C for the deployable int8 model; summary.json beside the generated files."""
     from convert.aot.compiler import compile_model
     from convert.aot.errors import AotError
 
     cfg = read_json(model_dir / "config.json")
-    tflite = model_dir / "int8.tflite"
-    if cfg["train"]["cell"] != "lstm" or not tflite.is_file():
+    tflite = deployable_tflite(model_dir)
+    if tflite is None:
         return None
     try:
         summary = compile_model(tflite, model_dir / "tinyrnn", name=model_dir.name,
@@ -90,12 +117,22 @@ def compile_step(model_dir: Path) -> dict | None:
 
 
 def deploy_steps(model_dir: Path, force: bool, probe_crashes: bool) -> None:
-    """convert -> C arrays -> card -> evaluation -> tinyrnn C for one trained model."""
+    """convert -> own int8 GRU/RNN -> C arrays -> tinyrnn C -> card -> host evaluation."""
     convert_model(model_dir, force=force, probe_crashes=probe_crashes)
+    quantize_custom_step(model_dir)
     c_arrays_step(model_dir)
+    compile_step(model_dir)
     build_card(model_dir)
     evaluate_model(model_dir, force=force)
-    compile_step(model_dir)
+
+
+def device_step(model_dir: Path, limit: int | None) -> dict | None:
+    from deploy.device_eval import run_device_step
+
+    if not (model_dir / "tinyrnn" / "tinyrnn_model.h").is_file():
+        print(f"[device] {model_dir.name}: no tinyrnn C, skipping")
+        return None
+    return run_device_step(model_dir, limit=limit)
 
 
 def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, epochs: int = 30,
@@ -104,18 +141,31 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, e
 
     start = time.monotonic()
     cells = list(CELLS)
-    print(f"== 1/4 train {', '.join(cells)} on {MAIN_DATASET}, seeds {list(seeds)}", flush=True)
+    print(f"== 1/5 train {', '.join(cells)} on {MAIN_DATASET}, seeds {list(seeds)}", flush=True)
     watch = train_step(MAIN_DATASET, cells, list(seeds), units, 1, epochs, root, force)
-    print(f"== 2/4 convert, C arrays, cards, host evaluation ({len(watch)} models)", flush=True)
+    print(f"== 2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)", flush=True)
     for i, model_dir in enumerate(watch, start=1):
         print(f"[deploy] model {i}/{len(watch)}: {model_dir.name}", flush=True)
         seed = read_json(model_dir / "config.json")["train"]["seed"]
         deploy_steps(model_dir, force, probe_crashes=seed == seeds[0])
+    first_seed = [d for d in watch if read_json(d / "config.json")["train"]["seed"] == seeds[0]]
+    print(f"== 3/5 emulated Cortex-M4: {len(first_seed)} models, {DEVICE_WINDOWS} test windows "
+          "each", flush=True)
+    device_failures = []
+    for model_dir in first_seed:
+        try:
+            device_step(model_dir, DEVICE_WINDOWS)
+        except RuntimeError as e:  # build, link or board errors: report, keep the host results
+            print(f"[device] {model_dir.name}: FAILED: {e}", flush=True)
+            device_failures.append(model_dir.name)
     memory = []
     for dataset in MEMORY_DATASETS:
-        print(f"== 3/4 long-memory task {dataset}: float accuracy per cell", flush=True)
+        print(f"== 4/5 long-memory task {dataset}: float accuracy per cell", flush=True)
         memory += train_step(dataset, cells, list(seeds), units, 1, epochs, root, force,
                              patience=epochs, learning_rate=MEMORY_LEARNING_RATE)
-    print(f"== 4/4 report ({len(watch) + len(memory)} models)", flush=True)
+    print(f"== 5/5 report ({len(watch) + len(memory)} models)", flush=True)
     path = write_report(root)
     print(f"done in {time.monotonic() - start:.0f} s: {path}")
+    if device_failures:
+        raise RuntimeError(f"the device step failed for {', '.join(device_failures)} (see above);"
+                           " the host results and the report are complete")

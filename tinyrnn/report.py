@@ -76,33 +76,42 @@ def _values(rs: list[ModelRecord], runtime: str) -> list[float]:
     return [a for a in (_acc(r, runtime) for r in rs) if a is not None]
 
 
+def _fmt(v) -> str:
+    return f"{v:,}" if isinstance(v, int) else "n/a"
+
+
 def cost_table(groups: dict[str, list[ModelRecord]]) -> list[str]:
     lines = [
-        "| cell | Keras params | closed form | MACs / inference | int8 weight bytes | "
-        "float .tflite | int8 .tflite (graph) | TFLM arena int8 (host) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| cell | Keras params | closed form | MACs / inference | int8 weight bytes (TF) | "
+        "float .tflite | TF int8 .tflite (graph) | TFLM arena, TF int8 (host) | "
+        "deployable int8 .tflite | tinyrnn weights / RAM / flash est. |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cell, rs in groups.items():
         r = rs[0]
         c = r.card or {}
         v = c.get("variants", {})
         fl, q = v.get("float", {}), v.get("int8", {})
+        dep = v.get("int8_custom") or q
+        tr = c.get("tinyrnn", {})
+        same = r.metrics["keras_params"] == r.metrics["formula_params"]
         lines.append(
-            f"| {CELL_TITLE[cell]} | {r.metrics['keras_params']:,} | {r.metrics['formula_params']:,}"
-            f" {'(equal)' if r.metrics['keras_params'] == r.metrics['formula_params'] else '(DIFFERS)'}"
-            f" | {c.get('macs_per_inference', 0):,} | {c.get('int8_weight_bytes', 'n/a'):,} | "
-            f"{fl.get('tflite_bytes', 'n/a'):,} ({fl.get('graph', fl.get('status', '?'))}) | "
-            f"{q.get('tflite_bytes', 'n/a'):,} ({q.get('graph', q.get('status', '?'))}) | "
-            f"{q.get('tflm_arena', {}).get('arena_bytes', 'n/a'):,} |"
-            if c else f"| {CELL_TITLE[cell]} | {r.metrics['keras_params']:,} | "
-            f"{r.metrics['formula_params']:,} | | | | | |"
+            f"| {CELL_TITLE[cell]} | {r.metrics['keras_params']:,} | "
+            f"{r.metrics['formula_params']:,} {'(equal)' if same else '(DIFFERS)'} | "
+            f"{_fmt(c.get('macs_per_inference'))} | {_fmt(c.get('int8_weight_bytes'))} | "
+            f"{_fmt(fl.get('tflite_bytes'))} ({fl.get('graph', fl.get('status', '-'))}) | "
+            f"{_fmt(q.get('tflite_bytes'))} ({q.get('graph', q.get('status', '-'))}) | "
+            f"{_fmt(q.get('tflm_arena', {}).get('arena_bytes'))} | "
+            f"{_fmt(dep.get('tflite_bytes'))} ({dep.get('graph', '-')}) | "
+            + (f"{tr['weight_bytes']:,} B / {tr['arena_bytes'] + tr['state_bytes']:,} B / "
+               f"{tr['flash_estimate_bytes']:,} B |" if tr else "n/a |")
         )
     return lines
 
 
 def accuracy_table(groups: dict[str, list[ModelRecord]]) -> list[str]:
-    runtimes = ["keras_float", "tflite_float", "tflite_int8", "tflm_int8"]
-    lines = ["| cell | seeds | epochs run | " + " | ".join(runtimes) + " | TFLM int8 − float |",
+    runtimes = ["keras_float", "tflite_float", "tflite_int8", "tflm_int8", "tinyrnn_int8"]
+    lines = ["| cell | seeds | epochs run | " + " | ".join(runtimes) + " | deployed int8 − float |",
              "|---|---|---|" + "---|" * len(runtimes) + "---|"]
     for cell, rs in groups.items():
         deltas = [r.evaluation["int8_minus_float_points"] for r in rs
@@ -186,14 +195,27 @@ def answer_lines(watch: dict[str, list[ModelRecord]], memory: dict[str, list[Mod
             f"- **GRU vs LSTM accuracy** (float, {lstm.dataset}, {len(fg)} seeds): GRU "
             f"{np.mean(fg):.1f}% vs LSTM {np.mean(fl):.1f}% (difference {diff:+.1f} points, "
             f"largest per-cell seed spread {spread:.1f}): {verdict}.")
-        q = _values(watch["gru"], "tflm_int8")
-        lines.append(
-            "- **In int8 on TFLM** the LSTM is one fused op; the GRU only exists as the unrolled "
-            f"graph ({gru.card['variants']['int8'].get('tflite_bytes', 0):,} bytes vs "
-            f"{lstm.card['variants']['int8'].get('tflite_bytes', 0):,} for the LSTM) — "
-            f"its int8 accuracy {mean_std(q)}: cheaper weights, far costlier deployment until "
-            "a fused int8 GRU exists." if gru.card and lstm.card and q else
-            "- int8 GRU results missing.")
+        gv = gru.card["variants"] if gru.card else {}
+        lv = lstm.card["variants"] if lstm.card else {}
+        unrolled = gv.get("int8", {}).get("tflite_bytes")
+        custom = gv.get("int8_custom", {}).get("tflite_bytes")
+        lstm_bytes = lv.get("int8", {}).get("tflite_bytes")
+        gq = [100 * a for a in _values(watch["gru"], "tinyrnn_int8")]
+        lq = [100 * a for a in _values(watch["lstm"], "tflm_int8")]
+        if unrolled and custom and lstm_bytes:
+            lines.append(
+                f"- **In int8**: TF 2.21 gives the LSTM one fused op ({lstm_bytes:,} bytes) but "
+                f"the GRU only as an unrolled graph ({unrolled:,} bytes, TFLM arena "
+                f"{gv['int8'].get('tflm_arena', {}).get('arena_bytes', 0):,} B). With tinyrnn's "
+                f"own int8 GRU (custom op) it is {custom:,} bytes, and its int8 accuracy is "
+                f"{np.mean(gq):.1f}% vs the LSTM's {np.mean(lq):.1f}% (TFLM int8).")
+        if gru.card and lstm.card and "tinyrnn" in gru.card and "tinyrnn" in lstm.card:
+            gt, lt = gru.card["tinyrnn"], lstm.card["tinyrnn"]
+            lines.append(
+                f"- **tinyrnn runtime**: GRU {gt['weight_bytes']:,} weight bytes and "
+                f"{gt['arena_bytes'] + gt['state_bytes']} B RAM vs LSTM {lt['weight_bytes']:,} "
+                f"and {lt['arena_bytes'] + lt['state_bytes']} B "
+                f"({gt['weight_bytes'] / lt['weight_bytes']:.2f}× the weights).")
     if memory:
         longest = max(memory, key=lambda n: memory[n][next(iter(memory[n]))][0].config["steps"])
         groups = memory[longest]
@@ -341,12 +363,17 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
     for ds_name in others:
         group = _by_cell(records, ds_name)
         lines += [f"## {ds_name}", "", *cost_table(group), "", *accuracy_table(group), ""]
+    from tinyrnn.report_device import device_section
+
+    lines += device_section(root)
     plots = _plots(watch, out) if watch else []
     lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
-    lines += ["## Models", "", "| model | float acc | TFLM int8 acc | epochs | train s |",
+    lines += ["## Models", "", "| model | float acc | int8 acc (tinyrnn, else TFLM) | epochs | "
+              "train s |",
               "|---|---|---|---|---|"]
     for r in records:
-        q = _acc(r, "tflm_int8")
+        q = _acc(r, "tinyrnn_int8") if _acc(r, "tinyrnn_int8") is not None else \
+            _acc(r, "tflm_int8")
         lines.append(f"| {r.name} | {100 * r.metrics['float_test_accuracy']:.1f} | "
                      f"{'' if q is None else f'{100 * q:.1f}'} | {r.metrics['epochs_run']} | "
                      f"{r.metrics['train_seconds']} |")

@@ -89,3 +89,23 @@ def run_tflm(path: Path, x: np.ndarray, arena_bytes: int, progress: Progress | N
             progress(i + 1, len(xs))
     raw = np.stack(raws)
     return RunOutput(raw, _dequant(raw, qout), qin, qout)
+
+
+def run_tinyrnn(c_dir: Path, x: np.ndarray, build_dir: Path, progress: Progress | None = None
+                ) -> RunOutput:
+    """The tinyrnn C the compiler generated, built for this host (bit-exact with the device)."""
+    from convert.aot.hostbuild import HostModel
+    from tinyrnn.buildtree import read_json
+
+    summary = read_json(Path(c_dir) / "summary.json")
+    qin = (float(summary["input_scale"]), int(summary["input_zero_point"]))
+    qout = (float(summary["output_scale"]), int(summary["output_zero_point"]))
+    model = HostModel(Path(c_dir), Path(build_dir))
+    xs = quantize(x, *qin)
+    raws = []
+    for i, window in enumerate(xs):
+        raws.append(model.invoke(window))  # invoke starts from a fresh state by contract
+        if progress and (i + 1) % 250 == 0:
+            progress(i + 1, len(xs))
+    raw = np.stack(raws)
+    return RunOutput(raw, _dequant(raw, qout), qin, qout)
