@@ -69,8 +69,15 @@ def build_card(model_dir: Path) -> dict:
         card["tinyrnn"] = read_json(summary)
     int8 = card["variants"].get("int8", {})
     if int8.get("status") == "ok":
-        card["int8_weight_bytes"] = int8["constant_bytes_by_dtype"].get("INT8", 0)
-        card["int8_tflite_bytes"] = int8["tflite_bytes"]
+        card["tf_int8_weight_bytes"] = int8["constant_bytes_by_dtype"].get("INT8", 0)
+        card["tf_int8_tflite_bytes"] = int8["tflite_bytes"]
         card["int8_tflm_arena_bytes"] = int8.get("tflm_arena", {}).get("arena_bytes")
+    # The deployable int8 model: ours for GRU/RNN (TF's is the unrolled graph), else TF's.
+    deployable = card["variants"].get("int8_custom") or (int8 if int8.get("status") == "ok"
+                                                         else None)
+    if deployable:
+        card["int8_weight_bytes"] = deployable["constant_bytes_by_dtype"].get("INT8", 0)
+        card["int8_tflite_bytes"] = deployable["tflite_bytes"]
+        card["deployable_int8"] = deployable["file"]
     write_json(model_dir / "card.json", card)
     return card

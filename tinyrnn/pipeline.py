@@ -132,7 +132,23 @@ def device_step(model_dir: Path, limit: int | None) -> dict | None:
     if not (model_dir / "tinyrnn" / "tinyrnn_model.h").is_file():
         print(f"[device] {model_dir.name}: no tinyrnn C, skipping")
         return None
-    return run_device_step(model_dir, limit=limit)
+    result = run_device_step(model_dir, limit=limit)
+    print(f"[device] {model_dir.name} on {result['env']}: accuracy device "
+          f"{result['accuracy']:.4f} vs host {result['host_accuracy']:.4f}, "
+          f"{result['windows_outputs_differ']} of {result['windows']} windows differ, "
+          f"{result['per_inference']['median']:,.0f} instructions (emulated) per inference "
+          f"= {result['per_mac']} per MAC", flush=True)
+    return result
+
+
+def budget_step(root: Path) -> None:
+    """Build and measure on all four QEMU boards; the report's per-board table reads the JSON."""
+    from deploy.budget import format_table, run_budget
+
+    result = run_budget(results_path=root / "budget" / "results.json")
+    print(format_table(result), flush=True)
+    for f in result.findings:
+        print(f"[budget] {'FAIL' if f.fails else 'note'}: {f.describe()}", flush=True)
 
 
 def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, epochs: int = 30,
@@ -158,6 +174,13 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, e
         except RuntimeError as e:  # build, link or board errors: report, keep the host results
             print(f"[device] {model_dir.name}: FAILED: {e}", flush=True)
             device_failures.append(model_dir.name)
+    print("== every emulated board: size and instruction budgets (untrained smartwatch-shaped "
+          "models)", flush=True)
+    try:
+        budget_step(root)
+    except RuntimeError as e:
+        print(f"[budget] FAILED: {e}", flush=True)
+        device_failures.append("budget")
     memory = []
     for dataset in MEMORY_DATASETS:
         print(f"== 4/5 long-memory task {dataset}: float accuracy per cell", flush=True)

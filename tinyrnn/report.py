@@ -82,7 +82,7 @@ def _fmt(v) -> str:
 
 def cost_table(groups: dict[str, list[ModelRecord]]) -> list[str]:
     lines = [
-        "| cell | Keras params | closed form | MACs / inference | int8 weight bytes (TF) | "
+        "| cell | Keras params | closed form | MACs / inference | TF int8 weight bytes | "
         "float .tflite | TF int8 .tflite (graph) | TFLM arena, TF int8 (host) | "
         "deployable int8 .tflite | tinyrnn weights / RAM / flash est. |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -98,7 +98,7 @@ def cost_table(groups: dict[str, list[ModelRecord]]) -> list[str]:
         lines.append(
             f"| {CELL_TITLE[cell]} | {r.metrics['keras_params']:,} | "
             f"{r.metrics['formula_params']:,} {'(equal)' if same else '(DIFFERS)'} | "
-            f"{_fmt(c.get('macs_per_inference'))} | {_fmt(c.get('int8_weight_bytes'))} | "
+            f"{_fmt(c.get('macs_per_inference'))} | {_fmt(c.get('tf_int8_weight_bytes'))} | "
             f"{_fmt(fl.get('tflite_bytes'))} ({fl.get('graph', fl.get('status', '-'))}) | "
             f"{_fmt(q.get('tflite_bytes'))} ({q.get('graph', q.get('status', '-'))}) | "
             f"{_fmt(q.get('tflm_arena', {}).get('arena_bytes'))} | "
