@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from .arena import Buffer, plan_arena
-from .emit import EmittedModel, _array, c_float, c_string
+from .emit import EmittedModel, _aligned_i16, _array, _pack_side, _pairs, c_float, c_string
 from .plan import FcOp, ModelPlan, SoftmaxOp
 from .rnn_plan import RecurrentLayer
 
@@ -29,6 +31,62 @@ def _needs_scratch(layer: RecurrentLayer) -> bool:
     return layer.cell == "rnn" or not layer.reset_after
 
 
+def _rq_ok(bound: int, shift: int) -> bool:
+    """tinyrnn_rq2 on a doubled accumulator |2a| <= 2*bound, and the B half of a packed pair
+    (256 * 2a) inside int32 (tinyrnn_lstm_packed.h)."""
+    return (2 * bound) << max(shift, 0) < 1 << 31 and -shift <= 31 and 512 * bound < 1 << 31
+
+
+def _packed_ok(la: RecurrentLayer) -> bool:
+    """Range conditions of tinyrnn_{gru,rnn}_packed.h; False -> the generic kernel."""
+    if la.units % 4 or la.units > 252 or la.input_size > 254:
+        return False
+    if la.cell == "gru" and (not la.reset_after or la.state_bits != 16):
+        return False
+    for g in range(la.gates):
+        for w, b, shift in ((la.w_in[g], la.b_in[g], la.shift_in[g]),
+                            (la.w_rec[g], la.b_rec[g], la.shift_rec[g])):
+            bound = int(np.abs(w.astype(np.int64)).sum(axis=1).max(initial=0)) * 128 + \
+                int(np.abs(b.astype(np.int64)).max(initial=0))
+            if not _rq_ok(bound, shift):
+                return False
+    # mbqm of the int16 state / tanh output: |2v| <= 65536
+    return (1 << 16) << max(la.shift_h8, 0) < 1 << 31 and -la.shift_h8 <= 31
+
+
+def _quads(ws: list[np.ndarray], bs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Packed streams of four gate rows per block (A0, B0, A1, B1) and their start values."""
+    w = _pack_side(ws)
+    if w is None:
+        return None
+    b = [2 * x.astype(np.int64) for x in bs]
+    b2 = np.stack([b[0], b[0] + 256 * b[1], b[2], b[2] + 256 * b[3]], axis=1)
+    assert np.abs(b2).max(initial=0) < 1 << 31
+    return w.reshape(w.shape[0], -1), b2
+
+
+def _pack_layer(la: RecurrentLayer) -> tuple[np.ndarray, np.ndarray] | None:
+    """(int16 weight stream, int32 start values) of the packed kernel, per block of 4 units."""
+    if not _packed_ok(la):
+        return None
+    calls = []
+    if la.cell == "gru":
+        z, r, h = 0, 1, 2
+        rows = [[(z, 0), (r, 0), (z, 1), (r, 1)], [(z, 2), (r, 2), (z, 3), (r, 3)],
+                [(h, 0), (h, 1), (h, 2), (h, 3)]]
+    else:
+        rows = [[(0, 0), (0, 1), (0, 2), (0, 3)]]
+    for quad in rows:
+        for w, b in ((la.w_in, la.b_in), (la.w_rec, la.b_rec)):
+            got = _quads([w[g][k::4] for g, k in quad], [b[g][k::4] for g, k in quad])
+            if got is None:
+                return None
+            calls.append(got)
+    w = np.concatenate([c[0] for c in calls], axis=1)
+    b = np.concatenate([c[1] for c in calls], axis=1)
+    return w, b
+
+
 def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[float],
                    class_names: Sequence[str], source_sha256: str) -> EmittedModel:
     layers: list[RecurrentLayer] = list(plan.layers)
@@ -39,8 +97,12 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     L = len(layers)
     K = plan.output_size
     # Scratch slot i: layer i's step (RNN h', GRU reset_after=False r*h); head op k at L+k.
-    buffers = [Buffer(f"rec{i}", layer.units, i, i) for i, layer in enumerate(layers)
-               if _needs_scratch(layer)]
+    packed = [_pack_layer(la) for la in layers]
+    packed_cells = {la.cell for p, la in zip(packed, layers, strict=True) if p is not None}
+    # packed kernels: int16 input pairs (stored twice over for the portable path)
+    buffers = [Buffer(f"rec{i}", 8 * (_pairs(la.input_size) + _pairs(la.units)), i, i)
+               if packed[i] is not None else Buffer(f"rec{i}", la.units, i, i)
+               for i, la in enumerate(layers) if packed[i] is not None or _needs_scratch(la)]
     for k in range(len(plan.head) - 1):
         op = plan.head[k]
         size = op.out_size if isinstance(op, FcOp) else op.size
@@ -59,15 +121,49 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
              f" * int8 {cells} (docs/int8-gru-rnn.md), bit-exact with convert/rnn_reference.py."
              " */\n")
     c.append('#include <string.h>\n\n#include "tinyrnn.h"\n#include "tinyrnn_gru.h"\n'
-             '#include "tinyrnn_rnn.h"\n#include "tinyrnn_model.h"\n\n')
+             '#include "tinyrnn_rnn.h"\n'
+             + ('#include "tinyrnn_gru_packed.h"\n'
+                if "gru" in packed_cells
+                else '')
+             + ('#include "tinyrnn_rnn_packed.h"\n'
+                if "rnn" in packed_cells
+                else '')
+             + '#include "tinyrnn_model.h"\n\n')
     c.append("typedef char tinyrnn_model_check_units_[(TINYRNN_MAX_UNITS >= "
              f"{max(la.units for la in layers)}) ? 1 : -1];\n\n")
 
     def trio(vals: Sequence[int]) -> str:
         return "{" + ", ".join(str(int(v)) for v in vals) + "}"
 
+    def lr(shifts: Sequence[int]) -> str:
+        return (trio([max(v, 0) for v in shifts]) + ", " + trio([max(-v, 0) for v in shifts]))
+
     for i, la in enumerate(layers):
         U, n = la.units, la.input_size
+        if packed[i] is not None:
+            pw, b2 = packed[i]
+            c.append(f"/* {la.cell.upper()} layer {i}: {n} inputs, {U} units, pair-packed int8 "
+                     f"weights (see tinyrnn_{la.cell}_packed.h). */\n")
+            c.append(_aligned_i16(f"k_l{i}_w", pw))
+            c.append(_array("int32_t", f"k_l{i}_b", b2, 8))
+            weight_bytes += 2 * pw.size + 4 * b2.size
+            h8 = f"{la.mult_h8}, {max(la.shift_h8, 0)}, {max(-la.shift_h8, 0)}"
+            if la.cell == "gru":
+                c.append(
+                    f"static const tinyrnn_gru_packed_t k_l{i} = {{\n  {n}, {U}, "
+                    f"{_pairs(n)}, {_pairs(U)},\n  k_l{i}_w.v, k_l{i}_b,\n"
+                    f"  {trio(la.mult_in)}, {lr(la.shift_in)},\n"
+                    f"  {trio(la.mult_rec)}, {lr(la.shift_rec)},\n  {h8}\n}};\n\n")
+                descriptor_bytes += 8 + 8 + 21 * 4
+            else:
+                c.append(
+                    f"static const tinyrnn_rnn_packed_t k_l{i} = {{\n  {n}, {U}, "
+                    f"{_pairs(n)}, {_pairs(U)},\n  k_l{i}_w.v, k_l{i}_b,\n"
+                    f"  {la.mult_in[0]}, {max(la.shift_in[0], 0)}, {max(-la.shift_in[0], 0)},\n"
+                    f"  {la.mult_rec[0]}, {max(la.shift_rec[0], 0)}, "
+                    f"{max(-la.shift_rec[0], 0)},\n  {h8}\n}};\n\n")
+                descriptor_bytes += 8 + 8 + 9 * 4
+            continue
         c.append(f"/* {la.cell.upper()} layer {i}: {n} inputs, {U} units"
                  + (f", reset_after={int(la.reset_after)}" if la.cell == "gru" else "")
                  + ("; gate-major z, r, h" if la.cell == "gru" else "") + ". */\n")
@@ -144,8 +240,13 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     c.append("static void run_layers(const int8_t *frame) {\n")
     prev = "frame"
     for i, la in enumerate(layers):
-        scratch = f"ARENA({offsets[f'rec{i}']})" if _needs_scratch(la) else "0"
-        if la.cell == "gru":
+        scratch = f"ARENA({offsets[f'rec{i}']})" if f"rec{i}" in offsets else "0"
+        if packed[i] is not None and la.cell == "gru":
+            c.append(f"  tinyrnn_gru_packed_step(&k_l{i}, {prev}, s_state.s{i}, s_state.h{i}, "
+                     f"{scratch});\n")
+        elif packed[i] is not None:
+            c.append(f"  tinyrnn_rnn_packed_step(&k_l{i}, {prev}, s_state.h{i}, {scratch});\n")
+        elif la.cell == "gru":
             c.append(f"  tinyrnn_gru_step(&k_l{i}, {prev}, s_state.s{i}, s_state.h{i}, "
                      f"{scratch});\n")
         else:
@@ -164,10 +265,11 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     c.append("}\n\n")
     c.append("void tinyrnn_model_reset(void) {\n")
     for i, la in enumerate(layers):
+        pk = "_packed" if packed[i] is not None else ""
         if la.cell == "gru":
-            c.append(f"  tinyrnn_gru_reset(&k_l{i}, s_state.s{i}, s_state.h{i});\n")
+            c.append(f"  tinyrnn_gru{pk}_reset(&k_l{i}, s_state.s{i}, s_state.h{i});\n")
         else:
-            c.append(f"  tinyrnn_rnn_reset(&k_l{i}, s_state.h{i});\n")
+            c.append(f"  tinyrnn_rnn{pk}_reset(&k_l{i}, s_state.h{i});\n")
     c.append("}\n\n")
     c.append("int tinyrnn_model_init(void) {\n  tinyrnn_model_reset();\n  return 0;\n}\n\n")
     c.append(

@@ -1,0 +1,121 @@
+/* Fast int8 GRU step (reset_after=1) on pair-packed weights, built from the packed LSTM kernel's
+ * pieces (tinyrnn_lstm_packed.h: tinyrnn_dot_pairs, tinyrnn_pack2, tinyrnn_rq2, the table
+ * activations). Inline: the generated model instantiates it with its constant descriptor.
+ *
+ * Reference semantics: exactly tinyrnn_gru_step() with reset_after == 1 (docs/int8-gru-rnn.md,
+ * convert/rnn_reference.py gru_step), per unit j:
+ *   z   = sigmoid16(sat16(rq_in(W_in[z] x + b_in[z]) + rq_rec(W_rec[z] h8 + b_rec[z])))
+ *   r   = sigmoid16(sat16(rq_in(W_in[r] x + b_in[r]) + rq_rec(W_rec[r] h8 + b_rec[r])))
+ *   a   = sat16(rq_in(W_in[h] x + b_in[h]) + sat16(rshift15(r * rq_rec(W_rec[h] h8 + b_rec[h]))))
+ *   c   = tanh16(a, -12);  h16 = sat16(c + rshift15(z * (h16 - c)))
+ *   h8  = sat8(mbqm(h16, mult_h8, shift_h8))
+ *
+ * How it computes the same integers faster:
+ * - Units go in blocks of four (the compiler picks this kernel only for units % 4 == 0). A
+ *   block's twelve gate rows form three tinyrnn_dot_pairs calls per side, each on two int16
+ *   pair-packed halfword streams (256*B + A): (z0, r0) (z1, r1), then (z2, r2) (z3, r3), then
+ *   (h0, h1) (h2, h3). Weight stream per block: input A, recurrent A, input B, recurrent B,
+ *   input C, recurrent C; biases {2bA0, 2bA0 + 512bB0, 2bA1, 2bA1 + 512bB1} in the same order.
+ * - x and h8(t-1) are widened to int16 pairs once per step (tinyrnn_pack2), so h16 and h8 are
+ *   written in place, unit by unit.
+ * - rq_in/rq_rec/mbqm(h16) are tinyrnn_rq2 on doubled values (the compiler checks the range
+ *   conditions of tinyrnn_lstm_packed.h for every gate); rshift15(v) for |v| < 2^31 - 2^14 is
+ *   (v + 2^14 + (v >> 31)) >> 15 (round half away from zero, as RoundingDivideByPOT);
+ *   |z * (h16 - c)| <= 32767 * 65535 and |r * rec| <= 2^30 satisfy it.
+ */
+#ifndef TINYRNN_GRU_PACKED_H
+#define TINYRNN_GRU_PACKED_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "tinyrnn_lstm_packed.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  uint16_t input_size;
+  uint16_t units;     /* a multiple of 4 */
+  uint16_t in_pairs;  /* ceil(input_size / 2) */
+  uint16_t rec_pairs; /* ceil(units / 2) */
+  const int16_t *w;   /* per block of 4 units: 6 streams of [pairs][2][2] halfwords, aligned */
+  const int32_t *b2;  /* per block: 6 x 4 accumulator start values */
+  int32_t mult_in[3], lsh_in[3], rsh_in[3];    /* gates z, r, h */
+  int32_t mult_rec[3], lsh_rec[3], rsh_rec[3];
+  int32_t mult_h8, lsh_h8, rsh_h8;
+} tinyrnn_gru_packed_t;
+
+/* RoundingDivideByPOT(v, 15) for |v| < 2^31 - 2^14. */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rshift15(int32_t v) {
+  return (v + (1 << 14) + (v >> 31)) >> 15;
+}
+
+/* sat16(rq(acc2 / 2)) with the side's (mult, lsh, rsh) of gate g */
+#define TINYRNN_GRU_RQ(acc2, side, g) \
+  tinyrnn_ssat16(tinyrnn_rq2((acc2), L->mult_##side[g], L->lsh_##side[g], L->rsh_##side[g]))
+
+/* One time step; xpack: 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L,
+                                                   const int8_t *x, int16_t *h16, int8_t *h8,
+                                                   void *xpack) {
+  const uint16_t npi = L->in_pairs;
+  const uint16_t npr = L->rec_pairs;
+  TINYRNN_OUT_T *const xi = (TINYRNN_OUT_T *)xpack;
+  TINYRNN_OUT_T *const xr = xi + (uint32_t)TINYRNN_PAIR_SLOTS * npi;
+  const int16_t *w = L->w;
+  const int32_t *b = L->b2;
+  int8_t *const h8_end = h8 + L->units;
+  tinyrnn_pack2(x, L->input_size, xi);
+  tinyrnn_pack2(h8, L->units, xr);
+  for (; h8 != h8_end; h8 += 4, h16 += 4, b += 24) {
+    int32_t ai[4];
+    int32_t ar[4];
+    int32_t z[4], r[4], xh[4];
+    int k;
+    const TINYRNN_OUT_T *xp;
+    for (k = 0; k < 4; k += 2) {
+      xp = xi;
+      w = tinyrnn_dot_pairs(w, &xp, npi, b + 4 * k, ai);
+      xp = xr;
+      w = tinyrnn_dot_pairs(w, &xp, npr, b + 4 * k + 4, ar);
+      z[k] = tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai[0], in, 0) +
+                                                 TINYRNN_GRU_RQ(ar[0], rec, 0)));
+      r[k] = tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai[1], in, 1) +
+                                                 TINYRNN_GRU_RQ(ar[1], rec, 1)));
+      z[k + 1] = tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai[2], in, 0) +
+                                                     TINYRNN_GRU_RQ(ar[2], rec, 0)));
+      r[k + 1] = tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai[3], in, 1) +
+                                                     TINYRNN_GRU_RQ(ar[3], rec, 1)));
+    }
+    xp = xi;
+    w = tinyrnn_dot_pairs(w, &xp, npi, b + 16, ai);
+    for (k = 0; k < 4; ++k) {
+      xh[k] = TINYRNN_GRU_RQ(ai[k], in, 2);
+    }
+    xp = xr;
+    w = tinyrnn_dot_pairs(w, &xp, npr, b + 20, ar);
+    for (k = 0; k < 4; ++k) {
+      const int32_t rec = TINYRNN_GRU_RQ(ar[k], rec, 2);
+      const int32_t a = tinyrnn_ssat16(xh[k] + tinyrnn_ssat16(tinyrnn_rshift15(r[k] * rec)));
+      const int32_t c = tinyrnn_tanh_fast(a, -12);
+      const int32_t hv = tinyrnn_ssat16(c + tinyrnn_rshift15(z[k] * ((int32_t)h16[k] - c)));
+      h16[k] = (int16_t)hv;
+      h8[k] = (int8_t)tinyrnn_ssat8(tinyrnn_rq2(2 * hv, L->mult_h8, L->lsh_h8, L->rsh_h8));
+    }
+  }
+}
+#undef TINYRNN_GRU_RQ
+
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_reset(const tinyrnn_gru_packed_t *L, int16_t *h16,
+                                                    int8_t *h8) {
+  memset(h16, 0, (uint32_t)L->units * sizeof(int16_t));
+  memset(h8, 0, L->units);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYRNN_GRU_PACKED_H */

@@ -1,0 +1,81 @@
+/* Fast int8 SimpleRNN step on pair-packed weights, built from the packed LSTM kernel's pieces
+ * (tinyrnn_lstm_packed.h). Inline: the generated model instantiates it with its constant
+ * descriptor.
+ *
+ * Reference semantics: exactly tinyrnn_rnn_step() (docs/int8-gru-rnn.md,
+ * convert/rnn_reference.py rnn_step), per unit j:
+ *   h8'[j] = sat8(mbqm(tanh16(sat16(rq_in(W_in[j] x + b_in[j]) + rq_rec(W_rec[j] h8)), -12),
+ *                      mult_h8, shift_h8))
+ *
+ * How it computes the same integers faster: units go in blocks of four (the compiler picks this
+ * kernel only for units % 4 == 0); the rows of units (0, 1) and (2, 3) of a block are packed as
+ * int16 halfwords 256*B + A, so one tinyrnn_dot_pairs call per side serves the block (input
+ * stream then recurrent stream per block, biases {2b0, 2b0 + 512b1, 2b2, 2b2 + 512b3} and zero
+ * for the recurrent side). x and h8(t-1) are widened to int16 pairs first, so h8 is written in
+ * place (no h' copy). Requantizations are tinyrnn_rq2 on doubled values under the range
+ * conditions the compiler checks (as for the packed LSTM).
+ */
+#ifndef TINYRNN_RNN_PACKED_H
+#define TINYRNN_RNN_PACKED_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "tinyrnn_lstm_packed.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  uint16_t input_size;
+  uint16_t units;     /* a multiple of 4 */
+  uint16_t in_pairs;  /* ceil(input_size / 2) */
+  uint16_t rec_pairs; /* ceil(units / 2) */
+  const int16_t *w;   /* per block of 4 units: input then recurrent [pairs][2][2], aligned */
+  const int32_t *b2;  /* per block: input then recurrent start values (4 each) */
+  int32_t mult_in, lsh_in, rsh_in;
+  int32_t mult_rec, lsh_rec, rsh_rec;
+  int32_t mult_h8, lsh_h8, rsh_h8;
+} tinyrnn_rnn_packed_t;
+
+/* One time step; xpack: 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step(const tinyrnn_rnn_packed_t *L,
+                                                   const int8_t *x, int8_t *h, void *xpack) {
+  const uint16_t npi = L->in_pairs;
+  const uint16_t npr = L->rec_pairs;
+  TINYRNN_OUT_T *const xi = (TINYRNN_OUT_T *)xpack;
+  TINYRNN_OUT_T *const xr = xi + (uint32_t)TINYRNN_PAIR_SLOTS * npi;
+  const int16_t *w = L->w;
+  const int32_t *b = L->b2;
+  int8_t *const h_end = h + L->units;
+  tinyrnn_pack2(x, L->input_size, xi);
+  tinyrnn_pack2(h, L->units, xr);
+  for (; h != h_end; h += 4, b += 8) {
+    int32_t ai[4];
+    int32_t ar[4];
+    int k;
+    const TINYRNN_OUT_T *xp = xi;
+    w = tinyrnn_dot_pairs(w, &xp, npi, b, ai);
+    xp = xr;
+    w = tinyrnn_dot_pairs(w, &xp, npr, b + 4, ar);
+    for (k = 0; k < 4; ++k) {
+      const int32_t c = tinyrnn_tanh_fast(
+          tinyrnn_ssat16(
+              tinyrnn_ssat16(tinyrnn_rq2(ai[k], L->mult_in, L->lsh_in, L->rsh_in)) +
+              tinyrnn_ssat16(tinyrnn_rq2(ar[k], L->mult_rec, L->lsh_rec, L->rsh_rec))),
+          -12);
+      h[k] = (int8_t)tinyrnn_ssat8(tinyrnn_rq2(2 * c, L->mult_h8, L->lsh_h8, L->rsh_h8));
+    }
+  }
+}
+
+TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_reset(const tinyrnn_rnn_packed_t *L, int8_t *h) {
+  memset(h, 0, L->units);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYRNN_RNN_PACKED_H */
