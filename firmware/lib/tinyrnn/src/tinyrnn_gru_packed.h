@@ -55,6 +55,22 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rshift15(int32_t v) {
 /* sat16(rq(acc2 / 2)) with the side's (mult, lsh, rsh) of gate g */
 #define TINYRNN_GRU_RQ(acc2, side, g) \
   tinyrnn_ssat16(tinyrnn_rq2((acc2), L->mult_##side[g], L->lsh_##side[g], L->rsh_##side[g]))
+/* sigmoid16(sat16(rq_in + rq_rec)) of gate g from the doubled accumulators */
+#define TINYRNN_GRU_SIG(ai2, ar2, g) \
+  tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai2, in, g) + TINYRNN_GRU_RQ(ar2, rec, g)))
+
+/* The candidate and state update of one unit: xh = rq_in of gate h (int16), ar2 the doubled
+ * recurrent accumulator of gate h; writes h16 and h8 of the unit. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_unit(const tinyrnn_gru_packed_t *L, int32_t xh,
+                                                   int32_t ar2, int32_t z, int32_t r,
+                                                   int16_t *h16, int8_t *h8) {
+  const int32_t rec = TINYRNN_GRU_RQ(ar2, rec, 2);
+  const int32_t a = tinyrnn_ssat16(xh + tinyrnn_ssat16(tinyrnn_rshift15(r * rec)));
+  const int32_t c = tinyrnn_tanh_fast(a, -12);
+  const int32_t hv = tinyrnn_ssat16(c + tinyrnn_rshift15(z * ((int32_t)*h16 - c)));
+  *h16 = (int16_t)hv;
+  *h8 = (int8_t)tinyrnn_ssat8(tinyrnn_rq2(2 * hv, L->mult_h8, L->lsh_h8, L->rsh_h8));
+}
 
 /* One time step; xpack: 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L,
@@ -72,40 +88,38 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L
   for (; h8 != h8_end; h8 += 4, h16 += 4, b += 24) {
     int32_t ai[4];
     int32_t ar[4];
-    int32_t z[4], r[4], xh[4];
-    int k;
-    const TINYRNN_OUT_T *xp;
-    for (k = 0; k < 4; k += 2) {
-      xp = xi;
-      w = tinyrnn_dot_pairs(w, &xp, npi, b + 4 * k, ai);
-      xp = xr;
-      w = tinyrnn_dot_pairs(w, &xp, npr, b + 4 * k + 4, ar);
-      z[k] = tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai[0], in, 0) +
-                                                 TINYRNN_GRU_RQ(ar[0], rec, 0)));
-      r[k] = tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai[1], in, 1) +
-                                                 TINYRNN_GRU_RQ(ar[1], rec, 1)));
-      z[k + 1] = tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai[2], in, 0) +
-                                                     TINYRNN_GRU_RQ(ar[2], rec, 0)));
-      r[k + 1] = tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai[3], in, 1) +
-                                                     TINYRNN_GRU_RQ(ar[3], rec, 1)));
-    }
+    int32_t z0, r0, z1, r1, z2, r2, z3, r3, x0, x1, x2, x3;
+    const TINYRNN_OUT_T *xp = xi;
+    w = tinyrnn_dot_pairs(w, &xp, npi, b, ai);
+    xp = xr;
+    w = tinyrnn_dot_pairs(w, &xp, npr, b + 4, ar);
+    z0 = TINYRNN_GRU_SIG(ai[0], ar[0], 0);
+    r0 = TINYRNN_GRU_SIG(ai[1], ar[1], 1);
+    z1 = TINYRNN_GRU_SIG(ai[2], ar[2], 0);
+    r1 = TINYRNN_GRU_SIG(ai[3], ar[3], 1);
+    xp = xi;
+    w = tinyrnn_dot_pairs(w, &xp, npi, b + 8, ai);
+    xp = xr;
+    w = tinyrnn_dot_pairs(w, &xp, npr, b + 12, ar);
+    z2 = TINYRNN_GRU_SIG(ai[0], ar[0], 0);
+    r2 = TINYRNN_GRU_SIG(ai[1], ar[1], 1);
+    z3 = TINYRNN_GRU_SIG(ai[2], ar[2], 0);
+    r3 = TINYRNN_GRU_SIG(ai[3], ar[3], 1);
     xp = xi;
     w = tinyrnn_dot_pairs(w, &xp, npi, b + 16, ai);
-    for (k = 0; k < 4; ++k) {
-      xh[k] = TINYRNN_GRU_RQ(ai[k], in, 2);
-    }
+    x0 = TINYRNN_GRU_RQ(ai[0], in, 2);
+    x1 = TINYRNN_GRU_RQ(ai[1], in, 2);
+    x2 = TINYRNN_GRU_RQ(ai[2], in, 2);
+    x3 = TINYRNN_GRU_RQ(ai[3], in, 2);
     xp = xr;
     w = tinyrnn_dot_pairs(w, &xp, npr, b + 20, ar);
-    for (k = 0; k < 4; ++k) {
-      const int32_t rec = TINYRNN_GRU_RQ(ar[k], rec, 2);
-      const int32_t a = tinyrnn_ssat16(xh[k] + tinyrnn_ssat16(tinyrnn_rshift15(r[k] * rec)));
-      const int32_t c = tinyrnn_tanh_fast(a, -12);
-      const int32_t hv = tinyrnn_ssat16(c + tinyrnn_rshift15(z[k] * ((int32_t)h16[k] - c)));
-      h16[k] = (int16_t)hv;
-      h8[k] = (int8_t)tinyrnn_ssat8(tinyrnn_rq2(2 * hv, L->mult_h8, L->lsh_h8, L->rsh_h8));
-    }
+    tinyrnn_gru_packed_unit(L, x0, ar[0], z0, r0, h16, h8);
+    tinyrnn_gru_packed_unit(L, x1, ar[1], z1, r1, h16 + 1, h8 + 1);
+    tinyrnn_gru_packed_unit(L, x2, ar[2], z2, r2, h16 + 2, h8 + 2);
+    tinyrnn_gru_packed_unit(L, x3, ar[3], z3, r3, h16 + 3, h8 + 3);
   }
 }
+#undef TINYRNN_GRU_SIG
 #undef TINYRNN_GRU_RQ
 
 TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_reset(const tinyrnn_gru_packed_t *L, int16_t *h16,
