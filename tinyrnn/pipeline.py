@@ -141,6 +141,16 @@ def device_step(model_dir: Path, limit: int | None) -> dict | None:
     return result
 
 
+def bench_step(model_dir: Path, root: Path) -> dict:
+    """The runtime benchmark (tinyrnn C vs TFLM on the same .tflite), JSON under bench-aot/."""
+    from convert.aot.bench import bench_aot
+
+    out = root / "bench-aot" / f"{model_dir.name}.json"
+    result = bench_aot(model_dir / "int8.tflite", out, work_dir=root / "bench-aot", device=True)
+    print(f"[bench] {model_dir.name}: {result['summary']}", flush=True)
+    return result
+
+
 def budget_step(root: Path) -> None:
     """Build and measure on all four QEMU boards; the report's per-board table reads the JSON."""
     from deploy.budget import format_table, run_budget
@@ -174,6 +184,15 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, e
         except RuntimeError as e:  # build, link or board errors: report, keep the host results
             print(f"[device] {model_dir.name}: FAILED: {e}", flush=True)
             device_failures.append(model_dir.name)
+    lstm0 = [d for d in first_seed if read_json(d / "config.json")["train"]["cell"] == "lstm"]
+    for model_dir in lstm0:
+        print(f"== tinyrnn vs TFLM on {model_dir.name}: RAM, code size, host speed, "
+              "instructions", flush=True)
+        try:
+            bench_step(model_dir, root)
+        except (RuntimeError, OSError) as e:
+            print(f"[bench] {model_dir.name}: FAILED: {e}", flush=True)
+            device_failures.append(f"bench {model_dir.name}")
     print("== every emulated board: size and instruction budgets (untrained smartwatch-shaped "
           "models)", flush=True)
     try:

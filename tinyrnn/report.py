@@ -296,6 +296,34 @@ def _plots(watch: dict[str, list[ModelRecord]], out: Path) -> list[str]:
     return made
 
 
+def bench_section(root: Path, watch: dict[str, list[ModelRecord]]) -> list[str]:
+    """tinyrnn runtime against TFLM on the same int8 LSTM, from `tinyrnn bench-aot` JSON."""
+    rows = []
+    for r in watch.get("lstm", []):
+        path = root / "bench-aot" / f"{r.name}.json"
+        if not path.is_file():
+            continue
+        b = read_json(path)
+        ram, speed = b["ram"], b["host_speed"]
+        code = b["code_cortex_m4_linked"]["dsp_os"]["code_bytes"]
+        dev = b.get("device_mps2_an386", {}).get("dsp_os", {})
+        rows.append(
+            f"| {r.name} | {ram['tflm_arena_bytes']:,} | {ram['tinyrnn_total_bytes']:,} "
+            f"({100 * ram['ratio']:.1f}%) | {code:,} | {speed['tflm_us']:.0f} | "
+            f"{speed['tinyrnn_us']:.0f} ({speed['speedup']:.2f}×) | "
+            f"{_fmt(dev.get('instructions_per_inference'))} "
+            f"({dev.get('instructions_per_mac', float('nan')):.2f}/MAC) |")
+    if not rows:
+        return []
+    return ["## tinyrnn runtime vs TFLM (same int8 LSTM)", "",
+            "RAM: TFLM's smallest arena (tflite-micro, 64-bit host) against tinyrnn's static "
+            "arena + recurrent state. Code: runtime code this model links for Cortex-M4, -Os, "
+            "weights excluded. Host speed: one window per invoke, both measured in one run. "
+            "Instructions: emulated Cortex-M4 (QEMU -icount), DSP path.", "",
+            "| model | TFLM arena B | tinyrnn RAM B | tinyrnn code B | TFLM µs | tinyrnn µs | "
+            "instructions (emulated) / inference |", "|---|---|---|---|---|---|---|", *rows, ""]
+
+
 def write_report(root: Path = DEFAULT_ROOT) -> Path:
     records = load_records(root)
     if not records:
@@ -365,6 +393,7 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
         lines += [f"## {ds_name}", "", *cost_table(group), "", *accuracy_table(group), ""]
     from tinyrnn.report_device import device_section
 
+    lines += bench_section(root, watch)
     lines += device_section(root)
     plots = _plots(watch, out) if watch else []
     lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
