@@ -85,6 +85,18 @@ def make_untrained_tflite_job(out_path: str, cell: str, units: int, layers: int,
     model = build_classifier(cell, units, layers, steps, channels, classes, batch_size=1,
                              unroll=cell != "lstm")
     calib = np.random.default_rng(seed).standard_normal((32, steps, channels)).astype(np.float32)
+    if cell != "lstm":
+        # GRU/RNN: TF cannot quantize them; our quantizer and custom-op .tflite, as convert does
+        from convert.rnn_quant import float_model_from_keras, quantize_float_model
+        from convert.rnn_tflite import to_tflite
+
+        data = to_tflite(quantize_float_model(float_model_from_keras(model), calib,
+                                              name=f"{cell}{units}"))
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(out_path).with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(out_path)
+        return {"bytes": len(data)}
 
     def representative():
         for window in calib:
