@@ -134,6 +134,47 @@ def _bias_pairs(gs: list) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+def emit_head_and_metadata(plan: ModelPlan, class_names: Sequence[str], mean: Sequence[float],
+                           std: Sequence[float]) -> tuple[list[str], int, int]:
+    """The dense head's const arrays and descriptors, then class names and normalization.
+
+    Shared by every recurrent cell's emitter. Returns (C chunks, weight bytes, descriptor bytes).
+    """
+    c: list[str] = []
+    weight_bytes = 0
+    descriptor_bytes = 0
+    for k, op in enumerate(plan.head):
+        if isinstance(op, FcOp):
+            c.append(f"/* Dense head layer {k}: {op.in_size} -> {op.out_size}. */\n")
+            c.append(_array("int8_t", f"k_h{k}_w", op.weights, 24))
+            c.append(_array("int32_t", f"k_h{k}_b", op.bias, 8))
+            c.append(_array("int32_t", f"k_h{k}_mult", op.mult, 8))
+            c.append(_array("int32_t", f"k_h{k}_shift", op.shift, 16))
+            weight_bytes += op.weights.size + 4 * 3 * op.out_size
+            c.append(
+                f"static const tinyrnn_fc_t k_h{k} = {{{op.in_size}, {op.out_size}, k_h{k}_w, "
+                f"k_h{k}_b, k_h{k}_mult, k_h{k}_shift,\n  {op.out_zp}, {op.act_min}, "
+                f"{op.act_max}}};\n\n"
+            )
+            descriptor_bytes += 32
+        else:
+            assert isinstance(op, SoftmaxOp)
+            c.append(f"/* Softmax over {op.size} classes. */\n")
+            c.append(f"static const tinyrnn_softmax_t k_h{k} = {{{op.size}, {op.mult}, "
+                     f"{op.left_shift}, {op.diff_min}}};\n\n")
+            descriptor_bytes += 16
+
+    c.append("const char *const tinyrnn_model_class_names[TINYRNN_MODEL_OUTPUT_SIZE] = {\n")
+    c.append("".join(f"  {c_string(n)},\n" for n in class_names))
+    c.append("};\n")
+    descriptor_bytes += sum(len(n.encode()) + 1 + 4 for n in class_names)
+    c.append("const float tinyrnn_model_norm_mean[TINYRNN_MODEL_CHANNELS] = {"
+             + ", ".join(c_float(v) for v in mean) + "};\n")
+    c.append("const float tinyrnn_model_norm_std[TINYRNN_MODEL_CHANNELS] = {"
+             + ", ".join(c_float(v) for v in std) + "};\n\n")
+    return c, weight_bytes, descriptor_bytes
+
+
 def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[float],
          class_names: Sequence[str], source_sha256: str) -> EmittedModel:
     L = len(plan.layers)
@@ -237,35 +278,11 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
         )
         descriptor_bytes += 4 + 4 * 4 + 16 * 4 + 10 * 4
 
-    for k, op in enumerate(plan.head):
-        if isinstance(op, FcOp):
-            c.append(f"/* Dense head layer {k}: {op.in_size} -> {op.out_size}. */\n")
-            c.append(_array("int8_t", f"k_h{k}_w", op.weights, 24))
-            c.append(_array("int32_t", f"k_h{k}_b", op.bias, 8))
-            c.append(_array("int32_t", f"k_h{k}_mult", op.mult, 8))
-            c.append(_array("int32_t", f"k_h{k}_shift", op.shift, 16))
-            weight_bytes += op.weights.size + 4 * 3 * op.out_size
-            c.append(
-                f"static const tinyrnn_fc_t k_h{k} = {{{op.in_size}, {op.out_size}, k_h{k}_w, "
-                f"k_h{k}_b, k_h{k}_mult, k_h{k}_shift,\n  {op.out_zp}, {op.act_min}, "
-                f"{op.act_max}}};\n\n"
-            )
-            descriptor_bytes += 32
-        else:
-            assert isinstance(op, SoftmaxOp)
-            c.append(f"/* Softmax over {op.size} classes. */\n")
-            c.append(f"static const tinyrnn_softmax_t k_h{k} = {{{op.size}, {op.mult}, "
-                     f"{op.left_shift}, {op.diff_min}}};\n\n")
-            descriptor_bytes += 16
-
-    c.append("const char *const tinyrnn_model_class_names[TINYRNN_MODEL_OUTPUT_SIZE] = {\n")
-    c.append("".join(f"  {c_string(n)},\n" for n in class_names))
-    c.append("};\n")
-    descriptor_bytes += sum(len(n.encode()) + 1 + 4 for n in class_names)
-    c.append("const float tinyrnn_model_norm_mean[TINYRNN_MODEL_CHANNELS] = {"
-             + ", ".join(c_float(v) for v in mean) + "};\n")
-    c.append("const float tinyrnn_model_norm_std[TINYRNN_MODEL_CHANNELS] = {"
-             + ", ".join(c_float(v) for v in std) + "};\n\n")
+    head_c, head_weights, head_descriptors = emit_head_and_metadata(
+        plan, class_names, mean, std)
+    c.extend(head_c)
+    weight_bytes += head_weights
+    descriptor_bytes += head_descriptors
 
     # State: int16 cell states first so the struct has no padding.
     c.append("/* Recurrent state (TINYRNN_MODEL_STATE_BYTES): cell states, then hidden "

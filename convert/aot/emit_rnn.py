@@ -14,8 +14,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from .arena import Buffer, plan_arena
-from .emit import EmittedModel, _aligned_i16, _array, _pack_side, _pairs, c_float, c_string
-from .plan import FcOp, ModelPlan, SoftmaxOp
+from .emit import (
+    EmittedModel,
+    _aligned_i16,
+    _array,
+    _pack_side,
+    _pairs,
+    c_float,
+    c_string,
+    emit_head_and_metadata,
+)
+from .plan import FcOp, ModelPlan
 from .rnn_plan import RecurrentLayer
 
 
@@ -192,34 +201,11 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
                 f"  {la.mult_h8}, {la.shift_h8}\n}};\n\n")
             descriptor_bytes += 4 + 12 + 6 * 4
 
-    for k, op in enumerate(plan.head):
-        if isinstance(op, FcOp):
-            c.append(f"/* Dense head layer {k}: {op.in_size} -> {op.out_size}. */\n")
-            c.append(_array("int8_t", f"k_h{k}_w", op.weights, 24))
-            c.append(_array("int32_t", f"k_h{k}_b", op.bias, 8))
-            c.append(_array("int32_t", f"k_h{k}_mult", op.mult, 8))
-            c.append(_array("int32_t", f"k_h{k}_shift", op.shift, 16))
-            weight_bytes += op.weights.size + 4 * 3 * op.out_size
-            c.append(
-                f"static const tinyrnn_fc_t k_h{k} = {{{op.in_size}, {op.out_size}, k_h{k}_w, "
-                f"k_h{k}_b, k_h{k}_mult, k_h{k}_shift,\n  {op.out_zp}, {op.act_min}, "
-                f"{op.act_max}}};\n\n")
-            descriptor_bytes += 32
-        else:
-            assert isinstance(op, SoftmaxOp)
-            c.append(f"/* Softmax over {op.size} classes. */\n")
-            c.append(f"static const tinyrnn_softmax_t k_h{k} = {{{op.size}, {op.mult}, "
-                     f"{op.left_shift}, {op.diff_min}}};\n\n")
-            descriptor_bytes += 16
-
-    c.append("const char *const tinyrnn_model_class_names[TINYRNN_MODEL_OUTPUT_SIZE] = {\n")
-    c.append("".join(f"  {c_string(nm)},\n" for nm in class_names))
-    c.append("};\n")
-    descriptor_bytes += sum(len(nm.encode()) + 1 + 4 for nm in class_names)
-    c.append("const float tinyrnn_model_norm_mean[TINYRNN_MODEL_CHANNELS] = {"
-             + ", ".join(c_float(v) for v in mean) + "};\n")
-    c.append("const float tinyrnn_model_norm_std[TINYRNN_MODEL_CHANNELS] = {"
-             + ", ".join(c_float(v) for v in std) + "};\n\n")
+    head_c, head_weights, head_descriptors = emit_head_and_metadata(
+        plan, class_names, mean, std)
+    c.extend(head_c)
+    weight_bytes += head_weights
+    descriptor_bytes += head_descriptors
 
     c.append("/* Recurrent state (TINYRNN_MODEL_STATE_BYTES): GRU int16 states (Q0.15), then "
              "the int8 hidden vectors. */\n")
