@@ -27,7 +27,7 @@ MEMORY_LEARNING_RATE = 0.01
 DEFAULT_SEEDS = (0, 1, 2)
 # Test windows streamed to the emulated board per model in the main job: QEMU's UART takes
 # ~40 us a byte, so the full 1,002 windows cost ~100 s a model; `tinyrnn device eval` runs all.
-DEVICE_WINDOWS = 300
+DEVICE_WINDOWS = 200
 
 
 def trained_models(root: Path = DEFAULT_ROOT, names: list[str] | None = None) -> list[Path]:
