@@ -133,6 +133,30 @@ def inspect_tflite(data: bytes, source: str = "model") -> TFLiteInfo:
     )
 
 
+def structure_key(data: bytes) -> str:
+    """A hash of the graph's structure (ops, tensor types and shapes), not of the weights.
+
+    Two models with the same key need the same TFLM arena: the allocator plans from tensor
+    sizes and lifetimes and each kernel's Prepare from shapes, never from values.
+    """
+    import hashlib
+
+    model = load_model(data)
+    parts: list[str] = []
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for i in range(sg.OperatorsLength()):
+            op = sg.Operators(i)
+            ins = [op.Inputs(j) for j in range(op.InputsLength())]
+            outs = [op.Outputs(j) for j in range(op.OutputsLength())]
+            parts.append(f"{opcode_name(model.OperatorCodes(op.OpcodeIndex()))}{ins}{outs}")
+        for i in range(sg.TensorsLength()):
+            t = sg.Tensors(i)
+            shape = t.ShapeAsNumpy().tolist() if t.ShapeLength() else []
+            parts.append(f"{t.Type()}{shape}{t.IsVariable()}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
 def inspect_file(path: Path) -> TFLiteInfo:
     path = Path(path)
     if not path.is_file():
