@@ -240,10 +240,10 @@ def _parameter_note(params: dict[str, Any], card_bytes: int | None) -> str:
     if w8 != card_bytes:
         return (f"MISMATCH: {w8} int8 weight bytes in the ELF, {card_bytes} in the card")
     return (f"int8 weights in the ELF ({w8} B) equal the card's int8_weight_bytes. Besides them "
-            f"the firmware holds {params['int32_biases']} B of int32 biases (the LSTM keeps an input "
-            f"and a recurrent bias per gate, with the zero-point terms folded in, so twice the "
-            f".tflite's int32 gate biases) and {params['int32_requant']} B of int32 "
-            f"requantization multipliers and shifts the .tflite stores as scales.")
+            f"the firmware holds {params['int32_biases']} B of int32 biases (an input and a "
+            f"recurrent bias per gate with the zero-point terms folded in, where the .tflite "
+            f"keeps one) and {params['int32_requant']} B of int32 requantization multipliers "
+            f"and shifts the .tflite stores as scales.")
 
 
 def run_device_step(model_dir: Path, env: str = DEFAULT_ENV, port: str | None = None,

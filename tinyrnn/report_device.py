@@ -82,7 +82,8 @@ def device_section(root: Path) -> list[str]:
                 f"| {d.get('host_accuracy', 0):.4f} | {_n(d.get('windows'))} "
                 f"| {_n(d.get('windows_outputs_differ'))} "
                 f"| {_n(d.get('counts_identical_over_two_runs'))} |")
-        notes = sorted({d["parameter_bytes_note"] for d in rows if d.get("parameter_bytes_note")})
+        notes = [(d.get("model"), d["parameter_bytes_note"]) for d in rows
+                 if d.get("parameter_bytes_note")]
         mismatched = [d["model"] for d in rows if d.get("parameter_bytes") and
                       not d.get("parameter_bytes_match_card")]
         out.append("")
@@ -92,8 +93,8 @@ def device_section(root: Path) -> list[str]:
         elif rows:
             out.append("Parameter bytes: the int8 weight arrays in every ELF equal the model "
                        "card's `int8_weight_bytes`.")
-        if notes:
-            out.append(f"Example ({rows[0].get('model')}): {notes[0]}")
+        for model, note in notes:
+            out.append(f"- {model}: {note}")
         out.append("")
     if budget and budget.get("measurements"):
         out += [
