@@ -134,6 +134,38 @@ def _bias_pairs(gs: list) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+# init/step/invoke are the same for every cell: run_layers and run_head hold what differs.
+MODEL_API_FUNCTIONS = (
+    "int tinyrnn_model_init(void) {\n  tinyrnn_model_reset();\n  return 0;\n}\n\n"
+    "int tinyrnn_model_step(const int8_t *frame, int8_t *output) {\n"
+    "  if (frame == 0 || output == 0) {\n    return -1;\n  }\n"
+    "  run_layers(frame);\n  run_head(output);\n  return 0;\n}\n\n"
+    "int tinyrnn_model_invoke(const int8_t *input, int8_t *output) {\n"
+    "  uint16_t t;\n"
+    "  if (input == 0 || output == 0) {\n    return -1;\n  }\n"
+    "  tinyrnn_model_reset();\n"
+    "  for (t = 0; t < TINYRNN_MODEL_STEPS; ++t) {\n"
+    "    run_layers(input + (uint32_t)t * TINYRNN_MODEL_CHANNELS);\n  }\n"
+    "  run_head(output);\n  return 0;\n}\n"
+)
+
+
+def emit_run_head(plan: ModelPlan, offsets: dict[str, int], layers: int, last_units: int
+                  ) -> list[str]:
+    """run_head(): the dense head over the last layer's hidden state, through the arena."""
+    c = ["static void run_head(int8_t *output) {\n"]
+    src = f"s_state.h{layers - 1}"
+    if not plan.head:
+        c.append(f"  memcpy(output, {src}, {last_units});\n")
+    for k, op in enumerate(plan.head):
+        dst = "output" if k == len(plan.head) - 1 else f"ARENA({offsets[f'head{k}']})"
+        fn = "tinyrnn_fc" if isinstance(op, FcOp) else "tinyrnn_softmax"
+        c.append(f"  {fn}(&k_h{k}, {src}, {dst});\n")
+        src = dst
+    c.append("}\n\n")
+    return c
+
+
 def emit_head_and_metadata(plan: ModelPlan, class_names: Sequence[str], mean: Sequence[float],
                            std: Sequence[float]) -> tuple[list[str], int, int]:
     """The dense head's const arrays and descriptors, then class names and normalization.
@@ -312,35 +344,12 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
                      f"ARENA({offsets[f'lstm{i}']}));\n")
         prev = f"s_state.h{i}"
     c.append("}\n\n")
-    c.append("static void run_head(int8_t *output) {\n")
-    src = f"s_state.h{L - 1}"
-    if not plan.head:
-        c.append(f"  memcpy(output, {src}, {plan.layers[-1].units});\n")
-    for k, op in enumerate(plan.head):
-        dst = "output" if k == len(plan.head) - 1 else f"ARENA({offsets[f'head{k}']})"
-        fn = "tinyrnn_fc" if isinstance(op, FcOp) else "tinyrnn_softmax"
-        c.append(f"  {fn}(&k_h{k}, {src}, {dst});\n")
-        src = dst
-    c.append("}\n\n")
+    c.extend(emit_run_head(plan, offsets, L, plan.layers[-1].units))
     c.append("void tinyrnn_model_reset(void) {\n")
     c.extend(f"  tinyrnn_lstm{'_packed' if packed[i] is not None else ''}_reset(&k_l{i}, "
              f"s_state.h{i}, s_state.c{i});\n" for i in range(L))
     c.append("}\n\n")
-    c.append("int tinyrnn_model_init(void) {\n  tinyrnn_model_reset();\n  return 0;\n}\n\n")
-    c.append(
-        "int tinyrnn_model_step(const int8_t *frame, int8_t *output) {\n"
-        "  if (frame == 0 || output == 0) {\n    return -1;\n  }\n"
-        "  run_layers(frame);\n  run_head(output);\n  return 0;\n}\n\n"
-    )
-    c.append(
-        "int tinyrnn_model_invoke(const int8_t *input, int8_t *output) {\n"
-        "  uint16_t t;\n"
-        "  if (input == 0 || output == 0) {\n    return -1;\n  }\n"
-        "  tinyrnn_model_reset();\n"
-        "  for (t = 0; t < TINYRNN_MODEL_STEPS; ++t) {\n"
-        "    run_layers(input + (uint32_t)t * TINYRNN_MODEL_CHANNELS);\n  }\n"
-        "  run_head(output);\n  return 0;\n}\n"
-    )
+    c.append(MODEL_API_FUNCTIONS)
 
     guard = "TINYRNN_MODEL_H"
     h = [

@@ -15,6 +15,7 @@ import numpy as np
 
 from .arena import Buffer, plan_arena
 from .emit import (
+    MODEL_API_FUNCTIONS,
     EmittedModel,
     _aligned_i16,
     _array,
@@ -23,6 +24,7 @@ from .emit import (
     c_float,
     c_string,
     emit_head_and_metadata,
+    emit_run_head,
 )
 from .plan import FcOp, ModelPlan
 from .rnn_plan import RecurrentLayer
@@ -239,16 +241,7 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
             c.append(f"  tinyrnn_rnn_step(&k_l{i}, {prev}, s_state.h{i}, {scratch});\n")
         prev = f"s_state.h{i}"
     c.append("}\n\n")
-    c.append("static void run_head(int8_t *output) {\n")
-    src = f"s_state.h{L - 1}"
-    if not plan.head:
-        c.append(f"  memcpy(output, {src}, {layers[-1].units});\n")
-    for k, op in enumerate(plan.head):
-        dst = "output" if k == len(plan.head) - 1 else f"ARENA({offsets[f'head{k}']})"
-        fn = "tinyrnn_fc" if isinstance(op, FcOp) else "tinyrnn_softmax"
-        c.append(f"  {fn}(&k_h{k}, {src}, {dst});\n")
-        src = dst
-    c.append("}\n\n")
+    c.extend(emit_run_head(plan, offsets, L, layers[-1].units))
     c.append("void tinyrnn_model_reset(void) {\n")
     for i, la in enumerate(layers):
         pk = "_packed" if packed[i] is not None else ""
@@ -257,19 +250,7 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
         else:
             c.append(f"  tinyrnn_rnn{pk}_reset(&k_l{i}, s_state.h{i});\n")
     c.append("}\n\n")
-    c.append("int tinyrnn_model_init(void) {\n  tinyrnn_model_reset();\n  return 0;\n}\n\n")
-    c.append(
-        "int tinyrnn_model_step(const int8_t *frame, int8_t *output) {\n"
-        "  if (frame == 0 || output == 0) {\n    return -1;\n  }\n"
-        "  run_layers(frame);\n  run_head(output);\n  return 0;\n}\n\n")
-    c.append(
-        "int tinyrnn_model_invoke(const int8_t *input, int8_t *output) {\n"
-        "  uint16_t t;\n"
-        "  if (input == 0 || output == 0) {\n    return -1;\n  }\n"
-        "  tinyrnn_model_reset();\n"
-        "  for (t = 0; t < TINYRNN_MODEL_STEPS; ++t) {\n"
-        "    run_layers(input + (uint32_t)t * TINYRNN_MODEL_CHANNELS);\n  }\n"
-        "  run_head(output);\n  return 0;\n}\n")
+    c.append(MODEL_API_FUNCTIONS)
 
     macs = plan.steps * sum(la.macs_per_step() for la in layers) + sum(
         op.in_size * op.out_size for op in plan.head if isinstance(op, FcOp))
