@@ -83,6 +83,15 @@ typedef struct {
 int32_t tinyrnn_dot_s8(const int8_t *a, const int8_t *b, uint16_t n);
 /* acc[r] += w[r*n .. r*n+n) . x for r = 0..3 */
 void tinyrnn_dot4_s8(const int8_t *w, const int8_t *x, uint16_t n, int32_t acc[4]);
+/* acc[r] += w[r*n .. r*n+n) . x for r = 0..nb-1 (nb = 1..4): a block of up to four rows,
+ * the last block of a layer whose units are not a multiple of four being short. */
+void tinyrnn_dot_rows_s8(const int8_t *w, const int8_t *x, uint16_t n, uint16_t nb,
+                         int32_t acc[4]);
+/* Rows in the block of (up to) four units of n that starts at j0. */
+static inline uint16_t tinyrnn_block_rows(uint16_t n, uint16_t j0) {
+  const uint16_t left = (uint16_t)(n - j0);
+  return left < 4u ? left : 4u;
+}
 
 /* tinyrnn_activation.h: tinyrnn_sigmoid_s16(x), tinyrnn_tanh_s16(x, scale_power) (inline) */
 

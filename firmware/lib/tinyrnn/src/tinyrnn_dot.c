@@ -120,3 +120,15 @@ void tinyrnn_dot4_s8(const int8_t *w, const int8_t *x, uint16_t n, int32_t acc[4
   acc[3] = a3;
 }
 #endif
+
+void tinyrnn_dot_rows_s8(const int8_t *w, const int8_t *x, uint16_t n, uint16_t nb,
+                         int32_t acc[4]) {
+  uint16_t r;
+  if (nb == 4u) {
+    tinyrnn_dot4_s8(w, x, n, acc);
+    return;
+  }
+  for (r = 0; r < nb; ++r) {
+    acc[r] += tinyrnn_dot_s8(w + (uint32_t)r * n, x, n);
+  }
+}

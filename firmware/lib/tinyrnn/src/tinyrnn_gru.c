@@ -21,23 +21,6 @@
 
 #include "tinyrnn_gru.h"
 
-/* Rows in the block of (up to) four units starting at j0. */
-static uint16_t block_rows(uint16_t n, uint16_t j0) {
-  const uint16_t left = (uint16_t)(n - j0);
-  return left < 4u ? left : 4u;
-}
-
-static void dot_rows(const int8_t *w, const int8_t *x, uint16_t n, uint16_t nb,
-                     int32_t acc[4]) {
-  uint16_t r;
-  if (nb == 4u) {
-    tinyrnn_dot4_s8(w, x, n, acc);
-    return;
-  }
-  for (r = 0; r < nb; ++r) {
-    acc[r] += tinyrnn_dot_s8(w + (uint32_t)r * n, x, n);
-  }
-}
 
 /* acc[k] = bias[g][j0 + k] (0 without bias) + W[g][j0 + k] . v */
 static void gate_rows(const int8_t *w, const int32_t *bias, uint16_t g, uint16_t units,
@@ -47,7 +30,7 @@ static void gate_rows(const int8_t *w, const int32_t *bias, uint16_t g, uint16_t
   if (bias != 0) {
     memcpy(acc, bias + row, nb * sizeof(int32_t));
   }
-  dot_rows(w + row * n, v, n, nb, acc);
+  tinyrnn_dot_rows_s8(w + row * n, v, n, nb, acc);
 }
 
 static int16_t rq(int32_t acc, int32_t mult, int32_t shift) {
@@ -63,7 +46,7 @@ void tinyrnn_gru_step(const tinyrnn_gru_t *layer, const int8_t *x, int16_t *h16,
   if (!layer->reset_after) {
     /* Pass 1: r for every unit, and the reset hidden operand rh8 = r * h8. */
     for (j0 = 0; j0 < n; j0 = (uint16_t)(j0 + 4u)) {
-      const uint16_t nb = block_rows(n, j0);
+      const uint16_t nb = tinyrnn_block_rows(n, j0);
       int32_t ax[4];
       int32_t ah[4];
       uint16_t k;
@@ -78,7 +61,7 @@ void tinyrnn_gru_step(const tinyrnn_gru_t *layer, const int8_t *x, int16_t *h16,
     }
   }
   for (j0 = 0; j0 < n; j0 = (uint16_t)(j0 + 4u)) {
-    const uint16_t nb = block_rows(n, j0);
+    const uint16_t nb = tinyrnn_block_rows(n, j0);
     int32_t xz[4], hz[4], xh[4], hh[4], xr[4], hr[4];
     uint16_t k;
     gate_rows(layer->w_in, layer->b_in, TINYRNN_GRU_GATE_Z, n, n_in, j0, nb, x, xz);

@@ -11,24 +11,6 @@
 
 #include "tinyrnn_rnn.h"
 
-/* acc[r] += w[r] . x for the nb (1..4) consecutive rows starting at w. */
-/* Rows in the block of (up to) four units starting at j0. */
-static uint16_t block_rows(uint16_t n, uint16_t j0) {
-  const uint16_t left = (uint16_t)(n - j0);
-  return left < 4u ? left : 4u;
-}
-
-static void dot_rows(const int8_t *w, const int8_t *x, uint16_t n, uint16_t nb,
-                     int32_t acc[4]) {
-  uint16_t r;
-  if (nb == 4u) {
-    tinyrnn_dot4_s8(w, x, n, acc);
-    return;
-  }
-  for (r = 0; r < nb; ++r) {
-    acc[r] += tinyrnn_dot_s8(w + (uint32_t)r * n, x, n);
-  }
-}
 
 void tinyrnn_rnn_step(const tinyrnn_rnn_t *layer, const int8_t *x, int8_t *h,
                       int8_t *h_scratch) {
@@ -36,13 +18,13 @@ void tinyrnn_rnn_step(const tinyrnn_rnn_t *layer, const int8_t *x, int8_t *h,
   const uint16_t n = layer->units;
   uint16_t j0;
   for (j0 = 0; j0 < n; j0 = (uint16_t)(j0 + 4u)) {
-    const uint16_t nb = block_rows(n, j0);
+    const uint16_t nb = tinyrnn_block_rows(n, j0);
     int32_t ax[4] = {0, 0, 0, 0};
     int32_t ah[4] = {0, 0, 0, 0};
     uint16_t k;
     memcpy(ax, layer->b_in + j0, nb * sizeof(int32_t));
-    dot_rows(layer->w_in + (uint32_t)j0 * n_in, x, n_in, nb, ax);
-    dot_rows(layer->w_rec + (uint32_t)j0 * n, h, n, nb, ah);
+    tinyrnn_dot_rows_s8(layer->w_in + (uint32_t)j0 * n_in, x, n_in, nb, ax);
+    tinyrnn_dot_rows_s8(layer->w_rec + (uint32_t)j0 * n, h, n, nb, ah);
     for (k = 0; k < nb; ++k) {
       const int16_t xa = tinyrnn_sat16(tinyrnn_mbqm(ax[k], layer->mult_in, layer->shift_in));
       const int16_t ha = tinyrnn_sat16(tinyrnn_mbqm(ah[k], layer->mult_rec, layer->shift_rec));
