@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from convert.isolate import run_isolated
+from tinyrnn.convert.isolate import run_isolated
 
 GRANULARITY = 16
 _TOTAL_RE = re.compile(r"Arena allocation total (\d+) bytes")
@@ -53,13 +53,13 @@ def probe_job(tflite_path: str, arena_size: int, report: bool = False) -> dict:
 
 
 def _allocates(path: Path, size: int) -> bool:
-    return run_isolated("convert.arena:probe_job", timeout=120, tflite_path=str(path),
+    return run_isolated("tinyrnn.convert.arena:probe_job", timeout=120, tflite_path=str(path),
                         arena_size=size).ok
 
 
 def measure_arena(path: Path, ceiling: int = 8 << 20) -> dict:
     """Smallest working arena (to GRANULARITY bytes) and the recording allocator's total."""
-    first = run_isolated("convert.arena:probe_job", timeout=120, tflite_path=str(path),
+    first = run_isolated("tinyrnn.convert.arena:probe_job", timeout=120, tflite_path=str(path),
                          arena_size=ceiling, report=True)
     if not first.ok:
         raise RuntimeError(f"{path}: TFLM cannot run this model even with a {ceiling}-byte arena:"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from convert.arena import measure_arena
-from convert.tflite_info import inspect_file, structure_key
-from tinyrnn.buildtree import read_json, write_json
-from train.models import classifier_macs, classifier_params
+from tinyrnn.convert.arena import measure_arena
+from tinyrnn.convert.tflite_info import inspect_file, structure_key
+from tinyrnn.core.buildtree import deployable_tflite, read_json, write_json
+from tinyrnn.train.models import classifier_macs, classifier_params
 
 ARENA_CACHE = "arena-cache.json"
 
@@ -92,9 +92,10 @@ def build_card(model_dir: Path) -> dict:
         card["tf_int8_weight_bytes"] = int8["constant_bytes_by_dtype"].get("INT8", 0)
         card["tf_int8_tflite_bytes"] = int8["tflite_bytes"]
         card["int8_tflm_arena_bytes"] = int8.get("tflm_arena", {}).get("arena_bytes")
-    # The deployable int8 model: ours for GRU/RNN (TF's is the unrolled graph), else TF's.
-    deployable = card["variants"].get("int8_custom") or (int8 if int8.get("status") == "ok"
-                                                         else None)
+    # The deployable int8 model by the one rule (tinyrnn.core.buildtree.deployable_tflite).
+    chosen = deployable_tflite(model_dir)
+    deployable = next((v for v in card["variants"].values()
+                       if chosen is not None and v.get("file") == chosen.name), None)
     if deployable:
         card["int8_weight_bytes"] = deployable["constant_bytes_by_dtype"].get("INT8", 0)
         card["int8_tflite_bytes"] = deployable["tflite_bytes"]

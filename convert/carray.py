@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from convert.tflite_info import inspect_tflite
-from tinyrnn.buildtree import write_text_atomic
+from tinyrnn.convert.tflite_info import inspect_tflite
+from tinyrnn.core.buildtree import write_text_atomic
 
 BYTES_PER_LINE = 12
 

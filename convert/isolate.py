@@ -61,7 +61,7 @@ def run_isolated(job: str, timeout: float = 600.0, **kwargs: Any) -> ChildResult
         start = time.monotonic()
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "convert.isolate", job, str(args_path), str(result_path)],
+                [sys.executable, "-m", "tinyrnn.convert.isolate", job, str(args_path), str(result_path)],
                 capture_output=True,
                 text=True,
                 timeout=timeout,

@@ -24,99 +24,24 @@ give the same bytes on every run.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-CUSTOM_GRU = "TINYRNN_GRU"
-CUSTOM_RNN = "TINYRNN_RNN"
-GATE_SCALE = 2.0 ** -12   # gate pre-activations: int16 Q3.12, like TFLM's LSTM
-ACT_SCALE = 2.0 ** -15    # sigmoid / tanh outputs and the GRU's int16 state: Q0.15
-SCHEME_VERSION = 1
+from tinyrnn.convert.rnn_int8 import (  # noqa: F401  (re-exported: the quantizer's vocabulary)
+    ACT_SCALE,
+    CUSTOM_GRU,
+    CUSTOM_RNN,
+    GATE_SCALE,
+    SCHEME_VERSION,
+    DenseQ,
+    QParams,
+    QuantizedModel,
+    RecurrentLayerQ,
+    RecurrentQuantError,
+)
 
-
-class RecurrentQuantError(ValueError):
-    """The model or its calibration data cannot be quantized by this scheme."""
-
-
-@dataclass(frozen=True)
-class QParams:
-    scale: float
-    zero_point: int
-
-
-@dataclass
-class RecurrentLayerQ:
-    """One quantized recurrent layer, in the layout stored in the custom-op .tflite.
-
-    Gate order g: GRU (z, r, h) as Keras stores them; RNN a single gate.
-    ``w_in[g]`` is [units, input_size] (row j = output unit j), ``w_rec[g]`` [units, units].
-    ``b_in`` holds the input-side biases at ``input.scale * w_in_scale[g]`` (no zero-point terms
-    folded in: the compiler does that, as TFLM kernels do in Prepare); ``b_rec`` the GRU's
-    recurrent biases at ``hidden.scale * w_rec_scale[g]`` (Keras ``reset_after=True`` only).
-    """
-
-    cell: str                     # "gru" or "rnn"
-    reset_after: bool
-    return_sequences: bool
-    input: QParams                # int8 input of the layer
-    hidden: QParams               # int8 hidden output / recurrent operand (zero point 0)
-    w_in: np.ndarray              # int8 [G, units, input_size]
-    w_in_scale: tuple[float, ...]
-    w_rec: np.ndarray             # int8 [G, units, units]
-    w_rec_scale: tuple[float, ...]
-    b_in: np.ndarray              # int32 [G, units]
-    b_rec: np.ndarray | None      # int32 [G, units] or None
-    state_bits: int = 16
-
-    @property
-    def gates(self) -> int:
-        return self.w_in.shape[0]
-
-    @property
-    def units(self) -> int:
-        return self.w_in.shape[1]
-
-    @property
-    def input_size(self) -> int:
-        return self.w_in.shape[2]
-
-    @property
-    def custom_code(self) -> str:
-        return CUSTOM_GRU if self.cell == "gru" else CUSTOM_RNN
-
-
-@dataclass
-class DenseQ:
-    """int8 FULLY_CONNECTED (per-channel weights), TFLite semantics."""
-
-    input: QParams
-    output: QParams
-    weights: np.ndarray           # int8 [out, in]
-    w_scale: tuple[float, ...]    # per output channel
-    bias: np.ndarray              # int32 [out] at input.scale * w_scale[o]
-    softmax: bool                 # followed by an int8 SOFTMAX (1/256, -128)
-
-
-@dataclass
-class QuantizedModel:
-    steps: int
-    channels: int
-    input: QParams
-    layers: list[RecurrentLayerQ]
-    head: DenseQ
-    name: str = "model"
-
-    @property
-    def output(self) -> QParams:
-        return QParams(1.0 / 256.0, -128) if self.head.softmax else self.head.output
-
-
-# ---- float model -----------------------------------------------------------------------
 
 @dataclass
 class FloatLayer:
@@ -355,7 +280,7 @@ def quantize_model_dir(model_dir: Path, *, state_bits: int = 16) -> QuantizedMod
 def quantize_recurrent_model(model_dir: Path, out_name: str = "int8_custom.tflite") -> Path:
     """Quantize build/models/<name>/ (model.keras + calibration.npy) into
     <model_dir>/int8_custom.tflite and return its path. Byte-deterministic."""
-    from tinyrnn.buildtree import write_bytes_atomic
+    from tinyrnn.core.buildtree import write_bytes_atomic
 
     from .rnn_tflite import to_tflite
 
@@ -364,52 +289,3 @@ def quantize_recurrent_model(model_dir: Path, out_name: str = "int8_custom.tflit
     out = model_dir / out_name
     write_bytes_atomic(out, data)
     return out
-
-
-def cmd_quantize(args: argparse.Namespace) -> int:
-    from convert.aot.errors import AotError
-
-    try:
-        for d in args.models:
-            path = quantize_recurrent_model(Path(d))
-            print(f"[rnn-int8] {path} ({path.stat().st_size} bytes)")
-            if args.compile:
-                from convert.aot import compile_model
-
-                norm = json.loads((Path(d) / "normalization.json").read_text()) \
-                    if (Path(d) / "normalization.json").is_file() else None
-                cfg = json.loads((Path(d) / "config.json").read_text()) \
-                    if (Path(d) / "config.json").is_file() else {}
-                from convert.aot.compiler import sanitize_name
-
-                s = compile_model(path, Path(d) / "tinyrnn_custom",
-                                  name=sanitize_name(Path(d).name), normalization=norm,
-                                  class_names=cfg.get("class_names"))
-                print(s.one_line())
-    except (RecurrentQuantError, AotError, OSError) as exc:
-        print(f"tinyrnn quantize-rnn: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "quantize-rnn", help="int8-quantize a trained GRU/SimpleRNN into a custom-op .tflite",
-        description="Post-training int8 quantization of build/models/<name>/ (GRU or "
-        "SimpleRNN) without TFLite's converter; writes int8_custom.tflite (custom ops "
-        f"{CUSTOM_GRU}/{CUSTOM_RNN} + int8 FULLY_CONNECTED/SOFTMAX).")
-    p.add_argument("models", nargs="+", help="model folders (with model.keras, calibration.npy)")
-    p.add_argument("--compile", action="store_true",
-                   help="also compile it for the tinyrnn runtime into <model>/tinyrnn_custom")
-    p.set_defaults(func=cmd_quantize)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m convert.rnn_quant")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from convert.aot import quant as q
-from convert.aot.plan import FcOp, ModelPlan, SoftmaxOp
-from convert.aot.reference import softmax as softmax_row
-from convert.aot.rnn_plan import RecurrentLayer
+from tinyrnn.convert.aot import quant as q
+from tinyrnn.convert.aot.plan import FcOp, ModelPlan, SoftmaxOp
+from tinyrnn.convert.aot.reference import softmax as softmax_row
+from tinyrnn.convert.aot.rnn_plan import RecurrentLayer
+from tinyrnn.core.quantization import quantize
 
 
 def sat(x: np.ndarray, bits: int) -> np.ndarray:
@@ -105,7 +106,7 @@ class RecurrentReference:
         for layer in plan.layers:
             if not isinstance(layer, RecurrentLayer):
                 raise TypeError("RecurrentReference runs GRU/RNN plans; LSTM plans use "
-                                "convert.aot.reference.ReferenceModel")
+                                "tinyrnn.convert.aot.reference.ReferenceModel")
         self.plan = plan
         self.batch = batch
         self.reset()
@@ -149,5 +150,4 @@ def run_windows(plan: ModelPlan, windows: np.ndarray) -> np.ndarray:
 
 def quantize_input(plan: ModelPlan, x: np.ndarray) -> np.ndarray:
     """Normalized float windows -> int8 at the model's input quantization."""
-    v = np.round(np.asarray(x, np.float64) / plan.input_scale) + plan.input_zp
-    return np.clip(v, -128, 127).astype(np.int8)
+    return quantize(x, plan.input_scale, plan.input_zp)

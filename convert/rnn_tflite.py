@@ -25,7 +25,7 @@ import flatbuffers
 import numpy as np
 from flatbuffers import flexbuffers
 
-from .rnn_quant import SCHEME_VERSION, QParams, QuantizedModel
+from .rnn_int8 import SCHEME_VERSION, QParams, QuantizedModel
 
 _INT8, _INT32 = 9, 2  # tflite.TensorType
 _FULLY_CONNECTED, _SOFTMAX, _CUSTOM = 9, 25, 32

@@ -1,6 +1,6 @@
 """Keras model -> float32 and int8 ``.tflite``, every conversion in a child process.
 
-What TF 2.21 can make (see FACTS): the tf_keras LSTM fuses into one
+What TF 2.21 can make (docs/toolchain-facts.md): the tf_keras LSTM fuses into one
 UNIDIRECTIONAL_SEQUENCE_LSTM in float and int8. GRU and SimpleRNN have no fused TFLite op: in
 float they become a WHILE loop; int8 of the WHILE form crashes the calibrator, so the int8 model
 we can deploy is the unrolled graph (every time step spelled out). Each attempt is recorded in
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.isolate import ChildResult, run_isolated
-from convert.tflite_info import TFLiteInfo, inspect_file
-from tinyrnn.buildtree import read_json, write_bytes_atomic, write_json
+from tinyrnn.convert.isolate import ChildResult, run_isolated
+from tinyrnn.convert.tflite_info import TFLiteInfo, inspect_file
+from tinyrnn.core.buildtree import read_json, write_bytes_atomic, write_json
 
 CALIBRATION_FILE = "calibration.npy"
 FUSED_LSTM = "UNIDIRECTIONAL_SEQUENCE_LSTM"
@@ -49,8 +49,8 @@ def convert_job(model_dir: str, out_path: str, quantize: str, unroll: bool) -> d
     """Runs in the child: rebuild with batch 1 (and unrolled if asked), convert, write the file."""
     import tensorflow as tf
 
-    from train.fit import load_model
-    from train.models import build_classifier
+    from tinyrnn.train.fit import load_model
+    from tinyrnn.train.models import build_classifier
 
     mdir = Path(model_dir)
     cfg = read_json(mdir / "config.json")
@@ -64,17 +64,9 @@ def convert_job(model_dir: str, out_path: str, quantize: str, unroll: bool) -> d
     model.set_weights(trained.get_weights())
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantize == "int8":
-        calib = np.load(mdir / CALIBRATION_FILE)
+        from tinyrnn.core.tflite_int8 import configure_int8
 
-        def representative():
-            for window in calib:
-                yield [window[None].astype(np.float32)]
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        configure_int8(converter, np.load(mdir / CALIBRATION_FILE))
     elif quantize != "float":
         raise ValueError(f"unknown quantization {quantize!r}")
     data = converter.convert()
@@ -148,7 +140,7 @@ def _record_failure(model_dir: Path, v: Variant, res: ChildResult) -> dict:
 
 
 def _convert_alone(model_dir: Path, v: Variant, timeout: float) -> dict:
-    res = run_isolated("convert.tflite_export:convert_job", timeout=timeout,
+    res = run_isolated("tinyrnn.convert.tflite_export:convert_job", timeout=timeout,
                        model_dir=str(model_dir), out_path=str(model_dir / v.filename),
                        quantize=v.quantize, unroll=v.unroll)
     return _record_success(model_dir, v, res.seconds) if res.ok else \
@@ -178,7 +170,7 @@ def convert_model(model_dir: Path, force: bool = False, probe_crashes: bool = Tr
     safe = [v for v in variants if not v.crash_prone]
     print(f"[convert] {model_dir.name}: {', '.join(v.label for v in safe)} ...", flush=True)
     res = run_isolated(
-        "convert.tflite_export:convert_many_job", timeout=timeout, model_dir=str(model_dir),
+        "tinyrnn.convert.tflite_export:convert_many_job", timeout=timeout, model_dir=str(model_dir),
         jobs=[[v.key, str(model_dir / v.filename), v.quantize, v.unroll] for v in safe],
     )
     entries: dict[str, dict] = {}

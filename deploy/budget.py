@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deploy.pio_bootstrap import REPO_ROOT, build_root
+from tinyrnn.core.resources import budgets_file
+from tinyrnn.deploy.pio_bootstrap import build_root
 
-BUDGETS_FILE = REPO_ROOT / "budgets.json"
+BUDGETS_FILE = budgets_file()
 METRICS: tuple[str, ...] = ("flash_bytes", "ram_bytes", "model_bytes", "instructions_per_inference")
 DEFAULT_THRESHOLD_PERCENT = 2.0
 MEASURE_WINDOWS = 3
@@ -78,8 +79,8 @@ def make_untrained_tflite_job(out_path: str, cell: str, units: int, layers: int,
     import numpy as np
     import tensorflow as tf
 
-    from train.fit import seed_everything
-    from train.models import build_classifier
+    from tinyrnn.train.fit import seed_everything
+    from tinyrnn.train.models import build_classifier
 
     seed_everything(seed)
     model = build_classifier(cell, units, layers, steps, channels, classes, batch_size=1,
@@ -87,8 +88,8 @@ def make_untrained_tflite_job(out_path: str, cell: str, units: int, layers: int,
     calib = np.random.default_rng(seed).standard_normal((32, steps, channels)).astype(np.float32)
     if cell != "lstm":
         # GRU/RNN: TF cannot quantize them; our quantizer and custom-op .tflite, as convert does
-        from convert.rnn_quant import float_model_from_keras, quantize_float_model
-        from convert.rnn_tflite import to_tflite
+        from tinyrnn.convert.rnn_quant import float_model_from_keras, quantize_float_model
+        from tinyrnn.convert.rnn_tflite import to_tflite
 
         data = to_tflite(quantize_float_model(float_model_from_keras(model), calib,
                                               name=f"{cell}{units}"))
@@ -98,16 +99,10 @@ def make_untrained_tflite_job(out_path: str, cell: str, units: int, layers: int,
         tmp.replace(out_path)
         return {"bytes": len(data)}
 
-    def representative():
-        for window in calib:
-            yield [window[None]]
+    from tinyrnn.core.tflite_int8 import configure_int8
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    configure_int8(converter, calib)
     data = converter.convert()
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(out_path).with_suffix(".tmp")
@@ -119,16 +114,16 @@ def make_untrained_tflite_job(out_path: str, cell: str, units: int, layers: int,
 def generate_model(spec: ModelSpec, root: Path | None = None) -> Path:
     """The spec's tinyrnn C folder; the .tflite is cached by spec, the C is compiled every time
     (so a compiler change shows up in the figures)."""
-    from convert.aot.compiler import compile_model
-    from convert.aot.errors import AotError
-    from convert.isolate import run_isolated
+    from tinyrnn.convert.aot.compiler import compile_model
+    from tinyrnn.convert.aot.errors import AotError
+    from tinyrnn.convert.isolate import run_isolated
 
     base = (root or build_root() / "budget" / "models") / f"{spec.name}-{spec.key()}"
     tflite = base / "int8.tflite"
     if not tflite.is_file():
         print(f"[budget] generating {spec.name} ({spec.cell} {spec.units} units, {spec.steps} "
               f"steps x {spec.channels} channels, seed {spec.seed}, untrained)", flush=True)
-        res = run_isolated("deploy.budget:make_untrained_tflite_job", timeout=600,
+        res = run_isolated("tinyrnn.deploy.budget:make_untrained_tflite_job", timeout=600,
                            out_path=str(tflite), **{k: v for k, v in asdict(spec).items()
                                                     if k != "name"})
         if not res.ok:
@@ -167,9 +162,9 @@ def measure(spec: ModelSpec, model_c: Path, env: str) -> Measurement:
     """Build for env, read the ELF, run a few seeded windows in QEMU (largest count wins)."""
     import numpy as np
 
-    from deploy.elf import parameter_bytes
-    from deploy.firmware import build, memory_usage, qemu_machine
-    from deploy.link import QemuBoard
+    from tinyrnn.deploy.elf import parameter_bytes
+    from tinyrnn.deploy.firmware import build, memory_usage, qemu_machine
+    from tinyrnn.deploy.link import QemuBoard
 
     fw = build(env, model_c, build_dir=build_root() / "budget" / "firmware" / spec.name)
     mem = memory_usage(fw.elf)
@@ -243,7 +238,7 @@ class Budgets:
             boards = raw["boards"]
         except (KeyError, AttributeError) as exc:
             raise BudgetError(f"{path} needs 'models' and 'boards' objects ({exc})") from exc
-        from deploy.firmware import QEMU_ENVS
+        from tinyrnn.deploy.firmware import QEMU_ENVS
 
         for env, per_model in boards.items():
             if env not in QEMU_ENVS:
@@ -408,9 +403,9 @@ def format_table(result: BudgetResult) -> str:
 
 
 def _cmd_budget(args: argparse.Namespace) -> int:
-    from deploy.firmware import BuildError
-    from deploy.link import DeviceError
-    from deploy.pio_bootstrap import BootstrapError
+    from tinyrnn.deploy.firmware import BuildError
+    from tinyrnn.deploy.link import DeviceError
+    from tinyrnn.deploy.pio_bootstrap import BootstrapError
 
     try:
         result = run_budget(args.budgets, args.baseline, args.env, args.update_baseline,

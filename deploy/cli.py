@@ -10,10 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deploy.firmware import DEFAULT_ENV, QEMU_ENVS, BuildError, build
-from deploy.link import DeviceError, DeviceInfo
-from deploy.pio_bootstrap import BootstrapError, bootstrap
-from deploy.session import open_device
+from tinyrnn.core.buildtree import BuildTree
+from tinyrnn.core.quantization import quantize
+from tinyrnn.deploy.firmware import DEFAULT_ENV, QEMU_ENVS, BuildError, build
+from tinyrnn.deploy.link import DeviceError, DeviceInfo
+from tinyrnn.deploy.pio_bootstrap import BootstrapError, bootstrap
+from tinyrnn.deploy.session import open_device
 
 
 def _strict(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = fw_sub.add_parser("build", help="build the firmware for one or more boards")
     p.add_argument("--env", action="append", help=f"PlatformIO environment (default {DEFAULT_ENV})")
     p.add_argument("--all-qemu", action="store_true", help=f"all emulated boards: {', '.join(QEMU_ENVS)}")
-    p.add_argument("--model-dir", type=Path, help="model folder from convert (default: protocol fixture)")
+    p.add_argument("--model-dir", type=Path, help="model folder (default: protocol fixture)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_strict(_cmd_build))
 
@@ -51,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--env", default=DEFAULT_ENV, help=f"board environment (default {DEFAULT_ENV})")
         q.add_argument("--port", help="serial port of a real board (e.g. /dev/ttyACM0); default QEMU")
         q.add_argument("--flash", action="store_true", help="upload to the real board first")
-        q.add_argument("--model-dir", type=Path, help="model folder from convert (default: fixture)")
+        q.add_argument("--model-dir", type=Path, help="model folder (default: fixture)")
         q.add_argument("--timeout", type=float, default=10.0, help="seconds per reply")
 
     p = dev_sub.add_parser("info", help="identify the device: model, board, memory, counter")
@@ -82,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the JSON result, not a table")
     p.set_defaults(func=_strict(_cmd_eval))
 
-    from deploy.budget import register as register_budget
+    from tinyrnn.deploy.budget import register as register_budget
 
     register_budget(subparsers)
 
@@ -103,7 +105,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             rows.append({"env": env, "flash": mem.flash, "ram": mem.ram, "stack": mem.stack,
                          "seconds": round(fw.seconds, 1), "elf": str(fw.elf)})
     except (BuildError, BootstrapError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"tinyrnn: error: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -131,7 +133,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
                 mem = s.firmware.memory()
                 out["firmware"] = {"flash": mem.flash, "ram": mem.ram, "elf": str(s.firmware.elf)}
     except (BuildError, BootstrapError, DeviceError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"tinyrnn: error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(out, indent=2))
     return 0
@@ -156,8 +158,7 @@ def _load_windows(path: Path, info: DeviceInfo, means: list[float], stds: list[f
         raise ValueError(f"{path}: windows must be int8 (quantized) or float, not {x.dtype}")
     # The device's own constants, so the host quantizes exactly as the firmware was built for.
     xn = (x - np.asarray(means, np.float32)) / np.asarray(stds, np.float32)
-    q = np.round(xn / info.input_scale) + info.input_zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
+    return quantize(xn, info.input_scale, info.input_zero_point)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -182,7 +183,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                 "count": r.count, "count_min": r.count_min,
                                 "count_max": r.count_max})
     except (BuildError, BootstrapError, DeviceError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"tinyrnn: error: {exc}", file=sys.stderr)
         return 1
     counts = [r["count"] for r in results]
     summary = {
@@ -199,26 +200,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_dir(model: str, build_root: Path | None) -> Path:
+def _model_dir(model: str, root: Path | None) -> Path:
     path = Path(model)
     if path.is_dir():
         return path
-    root = build_root if build_root is not None else Path("build")
-    candidate = root / "models" / model
+    candidate = BuildTree.resolve(root).model(model).path
     if candidate.is_dir():
         return candidate
     raise FileNotFoundError(f"no model folder {model!r} (nor {candidate}): train it, or pass a path")
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from deploy.device_eval import DeviceEvalError, format_table, run_device_step
+    from tinyrnn.deploy.device_eval import DeviceEvalError, format_table, run_device_step
 
     try:
         model = _model_dir(args.model, getattr(args, "build", None))
         result = run_device_step(model, args.env, args.port, args.limit, timeout=args.timeout)
     except (BuildError, BootstrapError, DeviceError, DeviceEvalError, FileNotFoundError,
             ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"tinyrnn: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "predictions"}, indent=2))
@@ -226,15 +226,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(format_table(result))
         print(f"written: {result.get('path')}")
     if result["windows_outputs_differ"]:
-        print(f"error: {result['windows_outputs_differ']} windows differ between host and device",
+        print(f"tinyrnn: error: {result['windows_outputs_differ']} windows differ between host and device",
               file=sys.stderr)
         raise SystemExit(1)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone use until tinyrnn/cli.py wires register() in: python -m deploy.cli ..."""
-    parser = argparse.ArgumentParser(prog="python -m deploy.cli")
+    """Standalone use until tinyrnn/cli.py wires register() in: python -m tinyrnn.deploy.cli ..."""
+    parser = argparse.ArgumentParser(prog="python -m tinyrnn.deploy.cli")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -26,7 +26,6 @@ import json
 import statistics
 import sys
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +33,16 @@ from typing import Any
 
 import numpy as np
 
-from deploy.elf import ElfError, parameter_bytes
-from deploy.firmware import DEFAULT_ENV, build, default_build_dir, is_qemu_env, memory_usage, qemu_machine
-from deploy.link import (
+from tinyrnn.deploy.elf import ElfError, parameter_bytes
+from tinyrnn.deploy.firmware import (
+    DEFAULT_ENV,
+    build,
+    default_build_dir,
+    is_qemu_env,
+    memory_usage,
+    qemu_machine,
+)
+from tinyrnn.deploy.link import (
     CommandRejected,
     Device,
     DeviceError,
@@ -46,7 +52,8 @@ from deploy.link import (
     InferResult,
     ProtocolError,
     QemuBoard,
-    _s8,
+    infer_result,
+    load_lines,
     open_serial,
     parse_reply,
 )
@@ -78,30 +85,30 @@ def _read_json(path: Path) -> Any:
 
 
 def ensure_compiled(model_dir: Path) -> Path:
-    """``<model_dir>/tinyrnn`` as the current compiler makes it from int8.tflite.
+    """``<model_dir>/tinyrnn`` as the current compiler makes it from the deployable int8 model.
 
-    Compiled (again) when missing or when it was compiled from this int8.tflite (cheap, and the
-    device then runs what today's compiler emits); a folder compiled from another source (e.g. a
-    GRU/RNN custom-op .tflite) is used as it is."""
-    from convert.aot.compiler import compile_model, sanitize_name
-    from convert.aot.errors import AotError
+    Compiled (again) when missing or when it was compiled from that model (cheap, and the device
+    then runs what today's compiler emits); a folder compiled from another source (e.g. with
+    ``tinyrnn compile --out``) is used as it is."""
+    from tinyrnn.convert.aot.errors import AotError
+    from tinyrnn.convert.compile_folder import compile_model_folder
+    from tinyrnn.core.buildtree import ModelFolder
 
-    tflite = model_dir / "int8.tflite"
-    out = model_dir / "tinyrnn"
+    folder = ModelFolder(model_dir)
+    tflite = folder.deployable_tflite()
+    out = folder.tinyrnn_dir
     summary = out / "summary.json"
     existing = summary.is_file() and (out / "tinyrnn_model.h").is_file()
-    if not tflite.is_file():
+    if tflite is None:
         if existing:
             return out
-        raise DeviceEvalError(f"{model_dir} has no int8.tflite: run `tinyrnn convert` first")
+        raise DeviceEvalError(f"{model_dir} has no int8 model: run `tinyrnn convert` (and "
+                              "`tinyrnn quantize-rnn` for a GRU or SimpleRNN) first")
     sha = hashlib.sha256(tflite.read_bytes()).hexdigest()
     if existing and json.loads(summary.read_text(encoding="utf-8")).get("source_sha256") != sha:
         return out
-    norm = _read_json(model_dir / "normalization.json")
-    classes = _read_json(model_dir / "config.json").get("class_names")
     try:
-        compile_model(tflite, out, name=sanitize_name(model_dir.name), normalization=norm,
-                      class_names=classes)
+        compile_model_folder(model_dir)
     except AotError as exc:
         raise DeviceEvalError(
             f"{model_dir.name} does not compile to tinyrnn C ({exc}); the QEMU boards run only "
@@ -130,9 +137,9 @@ class TestWindows:
 
 def quantized_test_windows(model_dir: Path, input_scale: float, input_zero_point: int,
                            limit: int | None = None) -> TestWindows:
-    from convert.quantization import quantize
-    from train.normalization import Normalization
-    from train.sources import load_dataset
+    from tinyrnn.core.quantization import quantize
+    from tinyrnn.train.normalization import Normalization
+    from tinyrnn.train.sources import load_dataset
 
     cfg = _read_json(model_dir / "config.json")
     data = load_dataset(cfg["train"]["dataset"], seed=cfg["train"]["seed"])
@@ -146,16 +153,6 @@ def quantized_test_windows(model_dir: Path, input_scale: float, input_zero_point
 # ---- device ---------------------------------------------------------------------------------
 
 
-def _window_lines(data: bytes, info: DeviceInfo) -> list[tuple[str, str]]:
-    """The protocol lines (command, expected verb) that load one window, as Device.load sends."""
-    chunk = max(1, min(info.chunk_max, (info.line_max - 20) // 2))
-    lines = [(f"load {len(data)} {zlib.crc32(data):08x}", "load")]
-    for off in range(0, len(data), chunk):
-        last = off + chunk >= len(data)
-        lines.append((f"data {off} {data[off:off + chunk].hex()}", "loaded" if last else "data"))
-    return lines
-
-
 def classify_pipelined(dev: Device, window: np.ndarray, runs: int) -> InferResult:
     """load + data... + infer written at once, replies read after. Only for QEMU, which holds
     bytes back until the emulated UART takes them (a real board's receive buffer may overflow):
@@ -165,7 +162,7 @@ def classify_pipelined(dev: Device, window: np.ndarray, runs: int) -> InferResul
     if len(data) != dev.info.input_size:
         raise DeviceEvalError(f"window has {len(data)} bytes, device model takes "
                               f"{dev.info.input_size}")
-    lines = [*_window_lines(data, dev.info), (f"infer {runs}", "infer")]
+    lines = [*load_lines(data, dev.info), (f"infer {runs}", "infer")]
     dev.transport.write("".join(cmd + "\n" for cmd, _ in lines).encode("ascii"))
     try:
         reply = None
@@ -174,9 +171,7 @@ def classify_pipelined(dev: Device, window: np.ndarray, runs: int) -> InferResul
             if reply.verb != verb:
                 raise ProtocolError(f"`{cmd[:40]}` answered `ok {reply.verb}`, expected `{verb}`")
         assert reply is not None
-        f = reply.fields
-        return InferResult(output=_s8(f["out"]), cls=int(f["cls"]), count=int(f["count"]),
-                           count_min=int(f["min"]), count_max=int(f["max"]), runs=int(f["n"]))
+        return infer_result(reply.fields)
     except (DeviceGone, DeviceReset):
         raise
     except (ProtocolError, CommandRejected, KeyError, ValueError):
@@ -215,14 +210,14 @@ def _progress_printer(name: str, env: str) -> Progress:
 def _host_reference(model_dir: Path, tinyrnn_dir: Path, backend: str, tw: TestWindows,
                     card: dict) -> np.ndarray:
     if backend == "tflm":
-        from tinyrnn.runtimes import run_tflm
+        from tinyrnn.convert.runtimes import run_tflm
 
         arena = card.get("int8_tflm_arena_bytes")
         if not arena:
             raise DeviceEvalError(f"{model_dir}/card.json has no int8_tflm_arena_bytes: run "
                                   f"`tinyrnn inspect` first")
         return run_tflm(model_dir / "int8.tflite", tw.x_float, int(arena) + 256).raw.astype(np.int8)
-    from convert.aot.hostbuild import HostModel
+    from tinyrnn.convert.aot.hostbuild import HostModel
 
     host = HostModel(tinyrnn_dir, default_build_dir(tinyrnn_dir) / "host")
     return np.stack([host.invoke(w) for w in tw.x_int8])
@@ -438,7 +433,7 @@ def format_table(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m deploy.device_eval")
+    p = argparse.ArgumentParser(prog="python -m tinyrnn.deploy.device_eval")
     p.add_argument("model_dir", type=Path)
     p.add_argument("--env", default=DEFAULT_ENV)
     p.add_argument("--port")

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.pio_bootstrap import FIRMWARE_DIR, bootstrap, build_root
+from tinyrnn.deploy.pio_bootstrap import FIRMWARE_DIR, bootstrap, build_root
 
 QEMU_ENVS: tuple[str, ...] = ("mps2-an386", "mps2-an500", "mps2-an505", "lm3s6965evb")
 DEFAULT_ENV = "mps2-an386"
@@ -156,7 +156,7 @@ def memory_usage(elf: Path) -> MemoryUsage:
 def upload(env: str, port: str, model_dir: Path | None = None, timeout: float = 900.0) -> None:
     """Flash a real board with ``pio run -t upload`` (needs the board's registry packages)."""
     if is_qemu_env(env):
-        raise ValueError(f"{env} is emulated: start it with deploy.link.QemuBoard, not upload")
+        raise ValueError(f"{env} is emulated: start it with tinyrnn.deploy.link.QemuBoard, not upload")
     model = (model_dir or FIXTURE_MODEL_DIR).resolve()
     setup = bootstrap()
     child_env = dict(setup.env)

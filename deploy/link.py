@@ -3,7 +3,7 @@
 
 Reading is line by line with our own deadline: pyserial's ``socket://`` reports ``in_waiting`` as
 only 0 or 1 and a ``read(n)`` that is cut short by QEMU closing the socket loses what it had
-read (FACTS.md), so we never ask for more than is known to be waiting.
+read (docs/toolchain-facts.md, "QEMU serial link"), so we never ask for more than is known to be waiting.
 """
 
 from __future__ import annotations
@@ -227,6 +227,25 @@ class StepResult:
     count: int
 
 
+def load_lines(data: bytes, info: DeviceInfo) -> list[tuple[str, str]]:
+    """The protocol lines (command, expected reply verb) that load one window: ``load <n> <crc>``
+    then ``data <offset> <hex>`` chunks sized to the device's line and chunk limits (the framing
+    of firmware/PROTOCOL.md, in this one place)."""
+    chunk = max(1, min(info.chunk_max, (info.line_max - 20) // 2))
+    lines = [(f"load {len(data)} {zlib.crc32(data):08x}", "load")]
+    for off in range(0, len(data), chunk):
+        last = off + chunk >= len(data)
+        lines.append((f"data {off} {data[off:off + chunk].hex()}", "loaded" if last else "data"))
+    return lines
+
+
+def infer_result(fields: dict[str, str]) -> InferResult:
+    """The fields of an ``ok infer`` reply."""
+    return InferResult(output=_s8(fields["out"]), cls=int(fields["cls"]), count=int(fields["count"]),
+                       count_min=int(fields["min"]), count_max=int(fields["max"]),
+                       runs=int(fields["n"]))
+
+
 def _as_bytes(data: bytes | bytearray | Sequence[int] | Any) -> bytes:
     if isinstance(data, bytes | bytearray):
         return bytes(data)
@@ -340,16 +359,12 @@ class Device:
                 f"window has {len(data)} bytes, the model on {self.info.board} takes "
                 f"{self.info.input_size} ({self.info.steps} steps x {self.info.channels} channels)"
             )
-        chunk = max(1, min(self.info.chunk_max, (self.info.line_max - 20) // 2))
         crc = zlib.crc32(data)
 
         def _send() -> None:
-            self.command(f"load {len(data)} {crc:08x}", "load")
-            for off in range(0, len(data), chunk):
-                part = data[off : off + chunk]
-                last = off + len(part) >= len(data)
-                r = self.command(f"data {off} {part.hex()}", "loaded" if last else "data")
-                if last and int(r.fields["crc"], 16) != crc:
+            for cmd, verb in load_lines(data, self.info):
+                r = self.command(cmd, verb)
+                if verb == "loaded" and int(r.fields["crc"], 16) != crc:
                     raise ProtocolError(f"device CRC {r.fields['crc']} != {crc:08x}")
 
         try:
@@ -364,10 +379,7 @@ class Device:
     def infer(self, runs: int = 1, timeout: float | None = None) -> InferResult:
         def _run() -> InferResult:
             r = self.command(f"infer {runs}", "infer", timeout or max(self.timeout, 0.05 * runs))
-            return InferResult(
-                output=_s8(r.fields["out"]), cls=int(r.fields["cls"]), count=int(r.fields["count"]),
-                count_min=int(r.fields["min"]), count_max=int(r.fields["max"]), runs=int(r.fields["n"]),
-            )
+            return infer_result(r.fields)
 
         return self._retry_once("infer", _run)  # infer resets first: repeating it is harmless
 

@@ -3,7 +3,7 @@ tool-scons package assembled from the SCons wheel installed in this venv.
 
 PlatformIO asks its registry for ``platformio/tool-scons`` before every build; the registry is
 unreachable here and each attempt stalls ~61 s before failing. The package it wants is just SCons
-plus a launcher, so we build it from the PyPI wheel (see FACTS.md). Everything is idempotent:
+plus a launcher, so we build it from the PyPI wheel (docs/toolchain-facts.md). Everything is idempotent:
 a second call checks a few files and returns.
 """
 
@@ -18,8 +18,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE_DIR = REPO_ROOT / "firmware"
+from tinyrnn.core.buildtree import build_root as core_build_root
+from tinyrnn.core.resources import firmware_dir
+
+FIRMWARE_DIR = firmware_dir()
 
 # PlatformIO 6.2.0 pins ``tool-scons @ ~4.41101.0`` (platformio/dependencies.py): SCons 4.11.1.
 SCONS_VERSION = "4.11.1"
@@ -55,9 +57,8 @@ class PioSetup:
 
 
 def build_root() -> Path:
-    """The git-ignored build tree (``TINYRNN_BUILD`` overrides, as in tinyrnn.buildtree)."""
-    root = Path(os.environ.get("TINYRNN_BUILD", REPO_ROOT / "build"))
-    return root if root.is_absolute() else (REPO_ROOT / root)
+    """The build tree by the one rule (tinyrnn.core.buildtree), absolute for PlatformIO."""
+    return core_build_root().resolve()
 
 
 def find_pio() -> Path:
@@ -138,7 +139,7 @@ def _make_tool_scons(packages: Path) -> Path:
         }
         (tmp / "package.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         # package.json alone is not enough: PlatformIO matches core packages by the owner
-        # recorded in .piopm (see FACTS.md).
+        # recorded in .piopm (docs/toolchain-facts.md).
         meta = {
             "type": "tool",
             "name": "tool-scons",

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.firmware import DEFAULT_ENV, FirmwareBuild, build, is_qemu_env, qemu_machine, upload
-from deploy.link import DEFAULT_TIMEOUT, Device, QemuBoard, open_serial
+from tinyrnn.deploy.firmware import DEFAULT_ENV, FirmwareBuild, build, is_qemu_env, qemu_machine, upload
+from tinyrnn.deploy.link import DEFAULT_TIMEOUT, Device, QemuBoard, open_serial
 
 
 @dataclass

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def watch():
-    from train.watch import load_watch
+    from tinyrnn.train.watch import load_watch
 
     return load_watch()
 
@@ -27,7 +27,7 @@ def watch():
 @pytest.fixture(scope="session")
 def small_watch_npz(tmp_path_factory, watch) -> Path:
     """A stratified fifth of the smartwatch windows: real data, seconds to train on."""
-    from train.dataset import stratified_split
+    from tinyrnn.train.dataset import stratified_split
 
     _, tr = stratified_split(watch.y_train, 0.25, seed=0)
     _, te = stratified_split(watch.y_test, 0.5, seed=0)
@@ -38,8 +38,8 @@ def small_watch_npz(tmp_path_factory, watch) -> Path:
 
 
 def _train_tiny(root: Path, spec: Path, cell: str, seed: int = 0) -> Path:
-    from train.fit import TrainConfig, train
-    from train.sources import load_dataset
+    from tinyrnn.train.fit import TrainConfig, train
+    from tinyrnn.train.sources import load_dataset
 
     data = load_dataset(str(spec), seed=seed)
     cfg = TrainConfig(dataset=str(spec), cell=cell, units=8, epochs=8, seed=seed, patience=8)

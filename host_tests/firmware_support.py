@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from deploy.firmware import FirmwareBuild, build
-from deploy.pio_bootstrap import build_root
+from tinyrnn.deploy.firmware import FirmwareBuild, build
+from tinyrnn.deploy.pio_bootstrap import build_root
 
 FIXTURE_STEPS = 16
 FIXTURE_CHANNELS = 6

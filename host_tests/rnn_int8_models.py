@@ -1,7 +1,7 @@
 """Trained smartwatch models for the int8 GRU/RNN tests and benchmark, cached under
 build/test-cache/rnn-int8-<hash>/ (keyed by the training parameters and this file's trainer).
 
-GRU and SimpleRNN go through the pipeline's own ``train.fit.train`` (Keras default
+GRU and SimpleRNN go through the pipeline's own ``tinyrnn.train.fit.train`` (Keras default
 reset_after=True); the reset_after=False GRU, which ``build_classifier`` does not offer, is
 trained here with the same data, normalization, optimizer and calibration sample.
 """
@@ -28,8 +28,8 @@ def _child(root: str, key: str) -> None:  # runs in a child process (TF import +
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import numpy as np
 
-    from train.fit import TrainConfig, seed_everything, train
-    from train.sources import load_dataset
+    from tinyrnn.train.fit import TrainConfig, seed_everything, train
+    from tinyrnn.train.sources import load_dataset
 
     cell, reset_after = SPECS[key]
     data = load_dataset("watch", seed=SEED)
@@ -37,12 +37,12 @@ def _child(root: str, key: str) -> None:  # runs in a child process (TF import +
     if reset_after:
         train(cfg, data, root=Path(root), verbose=0)
         return
-    # reset_after=False GRU: the same recipe as train.fit.train with the layer option changed.
+    # reset_after=False GRU: the same recipe as tinyrnn.train.fit.train with the layer option changed.
     import tf_keras as keras
 
-    from tinyrnn.buildtree import write_json
-    from train.dataset import stratified_split
-    from train.normalization import Normalization
+    from tinyrnn.core.buildtree import write_json
+    from tinyrnn.train.dataset import stratified_split
+    from tinyrnn.train.normalization import Normalization
 
     out = Path(root) / "models" / f"watch-gru-ra0-u{UNITS}-s{SEED}"
     if (out / "metrics.json").is_file():

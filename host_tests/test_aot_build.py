@@ -11,8 +11,8 @@ import pytest
 from aot_zoo import ZOO, ensure_models
 from test_aot_exact import tflm_outputs, windows
 
-from convert.aot import compile_model
-from convert.aot.hostbuild import RUNTIME_SRC, HostModel, build_executable
+from tinyrnn.convert.aot import compile_model
+from tinyrnn.convert.aot.hostbuild import RUNTIME_SRC, HostModel, build_executable
 
 ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror"]
 
@@ -81,7 +81,7 @@ def test_dsp_path_bit_exact_on_host(models, tmp_path):
 def test_generic_lstm_kernel_still_bit_exact(models, tmp_path, monkeypatch):
     """Layers outside the packed kernel's ranges fall back to tinyrnn_lstm_step(): keep it
     covered now that every zoo model takes the packed path."""
-    import convert.aot.emit as emit_mod
+    import tinyrnn.convert.aot.emit as emit_mod
 
     path, _ = models["t40_c8_u24_l2_sat"]
     monkeypatch.setattr(emit_mod, "_packed_ok", lambda layer: False)

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 from aot_zoo import BAD, ZOO, ensure_models
 
-from convert.aot import (
+from tinyrnn.convert.aot import (
     AotError,
     LimitError,
     ModelFormatError,
     UnsupportedModelError,
     compile_model,
 )
-from convert.aot import plan as plan_mod
-from convert.aot.arena import Buffer, plan_arena
-from convert.aot.emit import c_float, c_string
-from convert.aot.quant import quantize_multiplier
+from tinyrnn.convert.aot import plan as plan_mod
+from tinyrnn.convert.aot.arena import Buffer, plan_arena
+from tinyrnn.convert.aot.emit import c_float, c_string
+from tinyrnn.convert.aot.quant import quantize_multiplier
 
 
 @pytest.fixture(scope="module")

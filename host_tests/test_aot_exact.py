@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from aot_zoo import REPO, ZOO, ensure_models
 
-from convert.aot import compile_model
-from convert.aot.graph import read_tflite
-from convert.aot.hostbuild import HostModel
-from convert.aot.plan import lower
-from convert.aot.reference import ReferenceModel
+from tinyrnn.convert.aot import compile_model
+from tinyrnn.convert.aot.graph import read_tflite
+from tinyrnn.convert.aot.hostbuild import HostModel
+from tinyrnn.convert.aot.plan import lower
+from tinyrnn.convert.aot.reference import ReferenceModel
 
 BUILD = REPO / "build" / "test-cache" / "aot-host"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.budget import (
+from tinyrnn.deploy.budget import (
     BUDGETS_FILE,
     METRICS,
     BudgetError,
@@ -62,7 +62,7 @@ def test_normal_model_is_within_budget(normal) -> None:
 
 
 def test_oversized_model_fails_the_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from deploy.cli import main
+    from tinyrnn.deploy.cli import main
 
     budgets = _budgets_with(tmp_path, units=64)
     with pytest.raises(SystemExit) as exc:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from convert.carray import CArrayMeta, parse_c_array, render_header, render_source
-from convert.isolate import run_isolated
-from convert.tflite_export import ConversionError, assert_fused_lstm
-from convert.tflite_info import TFLiteFormatError, inspect_tflite
+from tinyrnn.convert.carray import CArrayMeta, parse_c_array, render_header, render_source
+from tinyrnn.convert.isolate import run_isolated
+from tinyrnn.convert.tflite_export import ConversionError, assert_fused_lstm
+from tinyrnn.convert.tflite_info import TFLiteFormatError, inspect_tflite
 
 
 @pytest.fixture(autouse=True)

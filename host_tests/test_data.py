@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.dataset import DatasetError, make_dataset, stratified_split
-from train.normalization import Normalization
-from train.npz_data import load_npz
-from train.sources import load_dataset
-from train.synthetic import load_recall
-from train.watch import sliding_windows, window_recordings
+from tinyrnn.train.dataset import DatasetError, make_dataset, stratified_split
+from tinyrnn.train.normalization import Normalization
+from tinyrnn.train.npz_data import load_npz
+from tinyrnn.train.sources import load_dataset
+from tinyrnn.train.synthetic import load_recall
+from tinyrnn.train.watch import sliding_windows, window_recordings
 
 
 def _xy(n=20, t=5, c=3, k=2, seed=0):

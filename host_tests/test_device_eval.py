@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from device_plugin import device_option, is_serial_port
 
-from deploy.device_eval import (
+from tinyrnn.deploy.device_eval import (
     DeviceEvalError,
     ensure_compiled,
     format_table,
@@ -122,7 +122,7 @@ def test_cli_device_eval_prints_host_vs_device(tiny_lstm: Path, capsys: pytest.C
                                                request: pytest.FixtureRequest) -> None:
     if is_serial_port(device_option(request.config)):
         pytest.skip("QEMU-only")
-    from deploy.cli import main
+    from tinyrnn.deploy.cli import main
 
     assert main(["device", "eval", str(tiny_lstm), "--limit", "3"]) == 0
     out = capsys.readouterr().out

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from firmware_support import fixture_build
 
-from deploy.firmware import FIXTURE_MODEL_DIR, QEMU_ENVS, BuildError, build, memory_usage
-from deploy.pio_bootstrap import FIRMWARE_DIR, TOOL_SCONS_VERSION, bootstrap
+from tinyrnn.deploy.firmware import FIXTURE_MODEL_DIR, QEMU_ENVS, BuildError, build, memory_usage
+from tinyrnn.deploy.pio_bootstrap import FIRMWARE_DIR, TOOL_SCONS_VERSION, bootstrap
 
 pytestmark = pytest.mark.device
 

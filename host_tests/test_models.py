@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from train.models import (
+from tinyrnn.train.models import (
     build_classifier,
     classifier_macs,
     classifier_params,

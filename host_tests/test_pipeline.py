@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from convert.arena import GRANULARITY, _allocates
-from tinyrnn.buildtree import read_json
+from tinyrnn.convert.arena import GRANULARITY, _allocates
+from tinyrnn.core.buildtree import read_json
 from tinyrnn.report import write_report
 
 
@@ -17,8 +17,8 @@ def _model(root, cell):
 
 def test_same_seed_gives_identical_weights_and_tflite(tiny_build, tmp_path, small_watch_npz,
                                                        train_tiny):
-    from convert.tflite_export import convert_model
-    from train.fit import load_model
+    from tinyrnn.convert.tflite_export import convert_model
+    from tinyrnn.train.fit import load_model
 
     first = _model(tiny_build, "lstm")
     again = train_tiny(tmp_path, small_watch_npz, "lstm", seed=0)
@@ -35,7 +35,7 @@ def test_rerun_skips_finished_work_and_keeps_results(tiny_build, small_watch_npz
     d = _model(tiny_build, "lstm")
     before = {p.name: p.stat().st_mtime_ns for p in d.iterdir() if p.is_file()}
     train_tiny(tiny_build, small_watch_npz, "lstm", seed=0)
-    from convert.tflite_export import convert_model
+    from tinyrnn.convert.tflite_export import convert_model
 
     convert_model(d)
     after = {p.name: p.stat().st_mtime_ns for p in d.iterdir() if p.is_file()}
@@ -90,9 +90,9 @@ def test_int8_accuracy_close_to_float_and_runtimes_agree(tiny_build):
 
 
 def test_tflm_reset_makes_windows_independent(tiny_build, small_watch_npz):
-    from tinyrnn.runtimes import run_tflm
-    from train.normalization import Normalization
-    from train.sources import load_dataset
+    from tinyrnn.convert.runtimes import run_tflm
+    from tinyrnn.train.normalization import Normalization
+    from tinyrnn.train.sources import load_dataset
 
     d = _model(tiny_build, "lstm")
     data = load_dataset(str(small_watch_npz))

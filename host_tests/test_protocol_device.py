@@ -19,8 +19,8 @@ from firmware_support import (
     fixture_mirror,
 )
 
-from deploy.firmware import QEMU_ENVS, qemu_machine
-from deploy.link import (
+from tinyrnn.deploy.firmware import QEMU_ENVS, qemu_machine
+from tinyrnn.deploy.link import (
     CommandRejected,
     Device,
     DeviceGone,

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convert.aot import compile_model
-from convert.aot.graph import read_tflite
-from convert.aot.hostbuild import HostModel, build_executable
-from convert.aot.plan import lower
-from convert.rnn_quant import FloatLayer, FloatModel, quantize_float_model
-from convert.rnn_reference import RecurrentReference, run_windows
-from convert.rnn_tflite import to_tflite
+from tinyrnn.convert.aot import compile_model
+from tinyrnn.convert.aot.graph import read_tflite
+from tinyrnn.convert.aot.hostbuild import HostModel, build_executable
+from tinyrnn.convert.aot.plan import lower
+from tinyrnn.convert.rnn_quant import FloatLayer, FloatModel, quantize_float_model
+from tinyrnn.convert.rnn_reference import RecurrentReference, run_windows
+from tinyrnn.convert.rnn_tflite import to_tflite
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build" / "test-cache" / "rnn-int8-host"
@@ -184,7 +184,7 @@ def test_dsp_path_bit_exact_on_host(compiled, name, tmp_path):
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="no Arm tool chain")
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
 def test_cortex_m4_compile(compiled, tmp_path, dsp):
-    from convert.aot.hostbuild import RUNTIME_SRC
+    from tinyrnn.convert.aot.hostbuild import RUNTIME_SRC
 
     flags = ["-mcpu=cortex-m4", "-mthumb", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror"]
     srcs = [RUNTIME_SRC / "tinyrnn_gru.c", RUNTIME_SRC / "tinyrnn_rnn.c"]

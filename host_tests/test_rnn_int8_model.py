@@ -1,11 +1,10 @@
 """int8 GRU / SimpleRNN on real trained smartwatch models (32 units, trained by the pipeline's
-train.fit.train on the full watch training split, cached under build/test-cache/rnn-int8-*):
+tinyrnn.train.fit.train on the full watch training split, cached under build/test-cache/rnn-int8-*):
 agreement with the Keras float model on the whole smartwatch test set, C == numpy on real
 windows, the custom-op .tflite (parse, weights round trip, size, determinism), the CLI."""
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 from pathlib import Path
@@ -14,19 +13,18 @@ import numpy as np
 import pytest
 from rnn_int8_models import model_dirs
 
-from convert.aot import compile_model
-from convert.aot.graph import read_tflite
-from convert.aot.hostbuild import HostModel
-from convert.aot.plan import lower
-from convert.rnn_quant import (
+from tinyrnn.convert.aot import compile_model
+from tinyrnn.convert.aot.graph import read_tflite
+from tinyrnn.convert.aot.hostbuild import HostModel
+from tinyrnn.convert.aot.plan import lower
+from tinyrnn.convert.rnn_quant import (
     RecurrentQuantError,
     float_model_from_keras,
     quantize_model_dir,
     quantize_recurrent_model,
-    register,
 )
-from convert.rnn_reference import quantize_input, run_windows
-from convert.rnn_tflite import to_tflite
+from tinyrnn.convert.rnn_reference import quantize_input, run_windows
+from tinyrnn.convert.rnn_tflite import to_tflite
 
 REPO = Path(__file__).resolve().parents[1]
 KEYS = ("gru", "rnn", "gru_ra0")
@@ -44,7 +42,7 @@ def test_set(watch):
 
 @pytest.fixture(scope="module")
 def results(trained, test_set) -> dict[str, dict]:
-    from convert.rnn_quant import _load_keras
+    from tinyrnn.convert.rnn_quant import _load_keras
 
     x, y = test_set
     out = {}
@@ -139,16 +137,16 @@ def test_custom_tflite_parses_and_round_trips(results, key):
 
 
 def test_cli_subcommand(trained, capsys):
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["quantize-rnn", str(trained["rnn"]), "--compile"])
-    assert args.func(args) == 0
+    from tinyrnn.cli import main
+
+    assert main(["quantize-rnn", str(trained["rnn"]), "--compile"]) == 0
     out = capsys.readouterr().out
     assert "int8_custom.tflite" in out and "RAM" in out
-    assert (trained["rnn"] / "tinyrnn_custom" / "tinyrnn_model.c").is_file()
-    args = parser.parse_args(["quantize-rnn", str(trained["rnn"] / "missing")])
-    assert args.func(args) == 2
-    assert "missing not found" in capsys.readouterr().err
+    # --compile writes where `tinyrnn compile` writes, which the device step reads.
+    assert (trained["rnn"] / "tinyrnn" / "tinyrnn_model.c").is_file()
+    assert main(["quantize-rnn", str(trained["rnn"] / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tinyrnn: error:") and "missing not found" in err
 
 
 def test_lstm_and_other_layers_are_refused():

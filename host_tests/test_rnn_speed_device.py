@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 from test_aot_exact import windows
 
-from convert.aot.graph import read_tflite
-from convert.aot.hostbuild import HostModel
-from convert.aot.plan import lower
-from convert.rnn_reference import run_windows
+from tinyrnn.convert.aot.graph import read_tflite
+from tinyrnn.convert.aot.hostbuild import HostModel
+from tinyrnn.convert.aot.plan import lower
+from tinyrnn.convert.rnn_reference import run_windows
 
 pytestmark = [
     pytest.mark.device,
@@ -46,7 +46,7 @@ MACS = {"gru": 365_024, "rnn": 121_824, "lstm": 486_624}
 
 
 def _model(cell: str) -> tuple[Path, Path]:
-    from deploy.budget import ModelSpec, generate_model
+    from tinyrnn.deploy.budget import ModelSpec, generate_model
 
     spec = ModelSpec(name=f"speed-{cell}32", cell=cell, units=32, steps=100, channels=6,
                      classes=7, seed=0)
@@ -55,8 +55,8 @@ def _model(cell: str) -> tuple[Path, Path]:
 
 
 def _run(model_dir: Path, build_dir: Path, wins: list[np.ndarray]):
-    from deploy.firmware import build
-    from deploy.session import open_device
+    from tinyrnn.deploy.firmware import build
+    from tinyrnn.deploy.session import open_device
 
     fw = build(ENV, model_dir, build_dir=build_dir)
     with open_device(ENV, None, elf=fw.elf, timeout=120) as session:

@@ -21,8 +21,8 @@ import pytest
 from aot_zoo import ZOO, ensure_models
 from test_aot_exact import tflm_outputs, windows
 
-from convert.aot import compile_model
-from convert.aot.hostbuild import HostModel
+from tinyrnn.convert.aot import compile_model
+from tinyrnn.convert.aot.hostbuild import HostModel
 
 pytestmark = [
     pytest.mark.device,
@@ -46,8 +46,8 @@ def compiled(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _run(model_dir: Path, build_dir: Path, wins: list[np.ndarray], flags: str = ""):
-    from deploy.firmware import build
-    from deploy.session import open_device
+    from tinyrnn.deploy.firmware import build
+    from tinyrnn.deploy.session import open_device
 
     fw = build(ENV, model_dir, build_dir=build_dir,
                extra_env={"PLATFORMIO_BUILD_FLAGS": flags} if flags else None)

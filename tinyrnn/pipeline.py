@@ -6,41 +6,21 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from convert.card import build_card
-from convert.carray import CArrayMeta, write_c_array
-from convert.tflite_export import convert_model
-from tinyrnn.buildtree import DEFAULT_ROOT, models_dir, read_json
-from tinyrnn.evaluate import evaluate_model
-from train.fit import TrainConfig, train
-from train.models import CELLS
-from train.sources import load_dataset
-
-# The main job: every cell on the smartwatch data, and on a long-memory task where the plain
-# RNN should fall behind, each over several seeds so differences come with their spread.
-MAIN_DATASET = "watch"
-# Delayed recall at two lengths: the short one every cell should learn, the long one separates
-# the cells. Measured: at 40 steps a plain RNN stays at chance within 30 epochs.
-MEMORY_LENGTHS = (20, 40)
-MEMORY_DATASETS = tuple(f"recall{t}" for t in MEMORY_LENGTHS)
-# Recall has a long loss plateau before the memory is found: no early stopping, a faster rate.
-MEMORY_LEARNING_RATE = 0.01
-DEFAULT_SEEDS = (0, 1, 2)
-# Test windows streamed to the emulated board per model in the main job: QEMU's UART takes
-# ~40 us a byte, so the full 1,002 windows cost ~100 s a model; `tinyrnn device eval` runs all.
-DEVICE_WINDOWS = 200
-
-
-def trained_models(root: Path = DEFAULT_ROOT, names: list[str] | None = None) -> list[Path]:
-    base = models_dir(root)
-    if names:
-        dirs = [base / n for n in names]
-        missing = [d.name for d in dirs if not (d / "metrics.json").is_file()]
-        if missing:
-            raise FileNotFoundError(
-                f"no trained model named {', '.join(missing)} under {base}; "
-                "run `tinyrnn train` first (`tinyrnn list` shows what exists)")
-        return dirs
-    return sorted(d for d in base.glob("*") if (d / "metrics.json").is_file())
+from tinyrnn.convert.card import build_card
+from tinyrnn.convert.carray import CArrayMeta, write_c_array
+from tinyrnn.convert.tflite_export import convert_model
+from tinyrnn.core.buildtree import DEFAULT_ROOT, deployable_tflite, read_json
+from tinyrnn.core.experiment import (
+    CELLS,
+    DEFAULT_SEEDS,
+    DEVICE_WINDOWS,
+    MAIN_DATASET,
+    MEMORY_DATASETS,
+    MEMORY_LEARNING_RATE,
+)
+from tinyrnn.measure.evaluate import evaluate_model
+from tinyrnn.train.fit import TrainConfig, train
+from tinyrnn.train.sources import load_dataset
 
 
 def train_step(dataset: str, cells: list[str], seeds: list[int], units: int, layers: int,
@@ -74,7 +54,7 @@ def c_arrays_step(model_dir: Path) -> list[Path]:
 
 def quantize_custom_step(model_dir: Path) -> Path | None:
     """GRU/SimpleRNN: our own int8 quantization into a custom-op .tflite (TF cannot make one)."""
-    from convert.rnn_quant import quantize_recurrent_model
+    from tinyrnn.convert.rnn_quant import quantize_recurrent_model
 
     cfg = read_json(model_dir / "config.json")
     if cfg["train"]["cell"] == "lstm":
@@ -88,27 +68,15 @@ def quantize_custom_step(model_dir: Path) -> Path | None:
     return path
 
 
-def deployable_tflite(model_dir: Path) -> Path | None:
-    """The int8 model the tinyrnn runtime compiles: fused LSTM, or our custom-op GRU/RNN."""
-    for name in ("int8_custom.tflite", "int8.tflite"):
-        if (model_dir / name).is_file():
-            return model_dir / name
-    return None
-
-
 def compile_step(model_dir: Path) -> dict | None:
     """tinyrnn C for the deployable int8 model; summary.json beside the generated files."""
-    from convert.aot.compiler import compile_model
-    from convert.aot.errors import AotError
+    from tinyrnn.convert.aot.errors import AotError
+    from tinyrnn.convert.compile_folder import compile_model_folder
 
-    cfg = read_json(model_dir / "config.json")
-    tflite = deployable_tflite(model_dir)
-    if tflite is None:
+    if deployable_tflite(model_dir) is None:
         return None
     try:
-        summary = compile_model(tflite, model_dir / "tinyrnn", name=model_dir.name,
-                                normalization=read_json(model_dir / "normalization.json"),
-                                class_names=cfg["class_names"])
+        summary = compile_model_folder(model_dir)
     except AotError as e:
         print(f"[compile] {model_dir.name}: not compiled: {e}", flush=True)
         return None
@@ -127,7 +95,7 @@ def deploy_steps(model_dir: Path, force: bool, probe_crashes: bool) -> None:
 
 
 def device_step(model_dir: Path, limit: int | None) -> dict | None:
-    from deploy.device_eval import run_device_step
+    from tinyrnn.deploy.device_eval import run_device_step
 
     if not (model_dir / "tinyrnn" / "tinyrnn_model.h").is_file():
         print(f"[device] {model_dir.name}: no tinyrnn C, skipping")
@@ -143,7 +111,7 @@ def device_step(model_dir: Path, limit: int | None) -> dict | None:
 
 def bench_step(model_dir: Path, root: Path) -> dict:
     """The runtime benchmark (tinyrnn C vs TFLM on the same .tflite), JSON under bench-aot/."""
-    from convert.aot.bench import bench_aot
+    from tinyrnn.measure.aot_bench import bench_aot
 
     out = root / "bench-aot" / f"{model_dir.name}.json"
     result = bench_aot(model_dir / "int8.tflite", out, work_dir=root / "bench-aot", device=True)
@@ -153,7 +121,7 @@ def bench_step(model_dir: Path, root: Path) -> dict:
 
 def budget_step(root: Path) -> None:
     """Build and measure on all four QEMU boards; the report's per-board table reads the JSON."""
-    from deploy.budget import format_table, run_budget
+    from tinyrnn.deploy.budget import format_table, run_budget
 
     result = run_budget(results_path=root / "budget" / "results.json")
     print(format_table(result), flush=True)
@@ -162,13 +130,18 @@ def budget_step(root: Path) -> None:
 
 
 def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, epochs: int = 30,
-            units: int = 32, force: bool = False) -> None:
+            units: int = 32, force: bool = False, dataset: str = MAIN_DATASET,
+            cells: tuple[str, ...] = CELLS, layers: int = 1) -> None:
+    """The whole job on one data set. On the main (smartwatch) data it adds the project's own
+    experiments (every board's budget, the long-memory task); on a user's .npz it is that data's
+    train -> int8 -> C -> device -> report."""
     from tinyrnn.report import write_report
 
     start = time.monotonic()
-    cells = list(CELLS)
-    print(f"== 1/5 train {', '.join(cells)} on {MAIN_DATASET}, seeds {list(seeds)}", flush=True)
-    watch = train_step(MAIN_DATASET, cells, list(seeds), units, 1, epochs, root, force)
+    cells = list(cells)
+    main_job = dataset == MAIN_DATASET
+    print(f"== 1/5 train {', '.join(cells)} on {dataset}, seeds {list(seeds)}", flush=True)
+    watch = train_step(dataset, cells, list(seeds), units, layers, epochs, root, force)
     print(f"== 2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)", flush=True)
     for i, model_dir in enumerate(watch, start=1):
         print(f"[deploy] model {i}/{len(watch)}: {model_dir.name}", flush=True)
@@ -193,18 +166,19 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, e
         except (RuntimeError, OSError) as e:
             print(f"[bench] {model_dir.name}: FAILED: {e}", flush=True)
             device_failures.append(f"bench {model_dir.name}")
-    print("== every emulated board: size and instruction budgets (untrained smartwatch-shaped "
-          "models)", flush=True)
-    try:
-        budget_step(root)
-    except RuntimeError as e:
-        print(f"[budget] FAILED: {e}", flush=True)
-        device_failures.append("budget")
     memory = []
-    for dataset in MEMORY_DATASETS:
-        print(f"== 4/5 long-memory task {dataset}: float accuracy per cell", flush=True)
-        memory += train_step(dataset, cells, list(seeds), units, 1, epochs, root, force,
-                             patience=epochs, learning_rate=MEMORY_LEARNING_RATE)
+    if main_job:
+        print("== every emulated board: size and instruction budgets (untrained "
+              "smartwatch-shaped models)", flush=True)
+        try:
+            budget_step(root)
+        except RuntimeError as e:
+            print(f"[budget] FAILED: {e}", flush=True)
+            device_failures.append("budget")
+        for memory_set in MEMORY_DATASETS:
+            print(f"== 4/5 long-memory task {memory_set}: float accuracy per cell", flush=True)
+            memory += train_step(memory_set, cells, list(seeds), units, layers, epochs, root,
+                                 force, patience=epochs, learning_rate=MEMORY_LEARNING_RATE)
     print(f"== 5/5 report ({len(watch) + len(memory)} models)", flush=True)
     path = write_report(root)
     print(f"done in {time.monotonic() - start:.0f} s: {path}")

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.buildtree import DEFAULT_ROOT, read_json, report_dir, write_text_atomic
-from tinyrnn.pipeline import MAIN_DATASET, MEMORY_DATASETS, trained_models
-from train.models import CELLS
+from tinyrnn.core.buildtree import DEFAULT_ROOT, read_json, report_dir, trained_models, write_text_atomic
+from tinyrnn.core.experiment import CELLS, MAIN_DATASET, MEMORY_DATASETS
 
 CELL_TITLE = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 
@@ -92,7 +91,7 @@ def cost_table(groups: dict[str, list[ModelRecord]]) -> list[str]:
         c = r.card or {}
         v = c.get("variants", {})
         fl, q = v.get("float", {}), v.get("int8", {})
-        dep = v.get("int8_custom") or q
+        dep = next((x for x in v.values() if x.get("file") == c.get("deployable_int8")), {})
         tr = c.get("tinyrnn", {})
         same = r.metrics["keras_params"] == r.metrics["formula_params"]
         lines.append(
@@ -324,6 +323,22 @@ def bench_section(root: Path, watch: dict[str, list[ModelRecord]]) -> list[str]:
             "instructions (emulated) / inference |", "|---|---|---|---|---|---|---|", *rows, ""]
 
 
+def split_words(split: dict) -> str:
+    """How the data set was split, in words true for that split."""
+    kind = split.get("kind")
+    if "test_subjects" in split:
+        return (f"split by subject (test subjects {split['test_subjects']}, training subjects "
+                f"{split.get('train_subjects')})")
+    if kind == "groups":
+        return f"split by group (test groups {split['test_groups']})"
+    if kind == "given":
+        return "train and test sets as given in the file"
+    if kind == "stratified":
+        return (f"stratified random split, {split.get('test_fraction', 0.2):.0%} test, "
+                f"seed {split.get('seed')}")
+    return f"split {split}" if split else "split as generated"
+
+
 def write_report(root: Path = DEFAULT_ROOT) -> Path:
     records = load_records(root)
     if not records:
@@ -339,7 +354,8 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
     any_rec = next(iter(watch.values()))[0] if watch else records[0]
     t = any_rec.config["train"]
     lines = [
-        "# tinyrnn report: LSTM vs GRU vs SimpleRNN",
+        f"# tinyrnn report: {' vs '.join(CELL_TITLE[c] for c in CELLS if c in watch)} on "
+        f"{any_rec.config['dataset']['description'] or main}",
         "",
         f"Generated {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} on "
         f"{platform.machine()} from the artifacts in `{root}`. Training: {t['units']} units, "
@@ -356,8 +372,8 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
         lines += [
             f"## {main}: {ds['description']}",
             "",
-            f"{ds['train_windows']} training / {ds['test_windows']} test windows; split by subject"
-            f" {ds['split']}. Accuracies are mean ± sample std over seeds, in %.",
+            f"{ds['train_windows']} training / {ds['test_windows']} test windows; "
+            f"{split_words(ds['split'])}. Accuracies are mean ± sample std over seeds, in %.",
             "",
             "### Cost per cell (seed of the first model; identical across seeds)",
             "",

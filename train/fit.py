@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.buildtree import DEFAULT_ROOT, model_dir, read_json, write_json
-from train.dataset import Dataset, stratified_split
-from train.models import build_classifier, check_cell, classifier_params
-from train.normalization import Normalization
+from tinyrnn.core.buildtree import DEFAULT_ROOT, model_dir, read_json, write_json
+from tinyrnn.train.dataset import Dataset, stratified_split
+from tinyrnn.train.models import build_classifier, check_cell, classifier_params
+from tinyrnn.train.normalization import Normalization
 
 CALIBRATION_WINDOWS = 200
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from train.dataset import Dataset, DatasetError
-from train.npz_data import load_npz
-from train.synthetic import load_recall
-from train.watch import load_watch
+from tinyrnn.train.dataset import Dataset, DatasetError
+from tinyrnn.train.npz_data import load_npz
+from tinyrnn.train.synthetic import load_recall
+from tinyrnn.train.watch import load_watch
 
 BUILTIN = ("watch", "recall<steps>")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.dataset import Dataset, make_dataset
+from tinyrnn.train.dataset import Dataset, make_dataset
 
 
 def recall_windows(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.dataset import Dataset, DatasetError, make_dataset
+from tinyrnn.train.dataset import Dataset, DatasetError, make_dataset
 
 SAMPLE_RATE_HZ = 50
 DEFAULT_TEST_SUBJECTS = (9, 10)

@@ -17,3 +17,11 @@ class UnsupportedModelError(AotError):
 
 class LimitError(AotError):
     """A shape exceeds what the C runtime is built to handle."""
+
+
+def few(items: list[str], shown: int = 4) -> str:
+    """A readable list for an error message: the first few items and how many more there are
+    (an unrolled graph's operator can have hundreds of tensors)."""
+    if len(items) <= shown:
+        return ", ".join(items)
+    return f"{', '.join(items[:shown])}, ... ({len(items) - shown} more, {len(items)} in all)"

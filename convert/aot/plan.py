@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import quant
-from .errors import LimitError, UnsupportedModelError
+from .errors import LimitError, UnsupportedModelError, few
 from .graph import Graph, Operator, Tensor
 
 SUPPORTED_OPS = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE", "RESHAPE",
@@ -133,8 +133,8 @@ class ModelPlan:
 
 
 def _describe_op(graph: Graph, op: Operator) -> str:
-    ins = ", ".join(graph.tensors[i].describe() for i in op.inputs if i >= 0)
-    outs = ", ".join(graph.tensors[i].describe() for i in op.outputs if i >= 0)
+    ins = few([graph.tensors[i].describe() for i in op.inputs if i >= 0])
+    outs = few([graph.tensors[i].describe() for i in op.outputs if i >= 0])
     return f"{op.opcode} (inputs: {ins}; outputs: {outs})"
 
 

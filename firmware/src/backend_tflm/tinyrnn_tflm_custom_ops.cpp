@@ -8,7 +8,7 @@
 //   resolver.AddCustom("TINYRNN_RNN", tinyrnn::Register_TINYRNN_RNN());
 //   resolver.AddFullyConnected(); resolver.AddSoftmax();
 //
-// NOT BUILT on the offline CI machine (no package ships TFLM's C++ sources, see FACTS.md); it
+// NOT BUILT on the offline CI machine (no package ships TFLM's C++ sources, see docs/toolchain-facts.md); it
 // compiles only in the real-board PlatformIO environments that fetch TFLM. Written against the
 // TFLM API of 2024-2026 (TFLMRegistration, tflite::micro::RegisterOp, MicroContext).
 //

@@ -6,7 +6,7 @@ payload, and the tinyrnn compile summary (weight bytes, RAM = arena + state, MAC
 also run with the int8-state variant (state_bits=8) that the scheme rejected, to show why.
 The LSTM goes through the pipeline's TFLite conversion (fused int8 LSTM) and the AOT compiler.
 
-    python -m convert.rnn_bench --gru DIR --rnn DIR [--gru-ra0 DIR] [--lstm DIR] \
+    python -m tinyrnn.measure.rnn_bench --gru DIR --rnn DIR [--gru-ra0 DIR] [--lstm DIR] \
         --data watch --out build/bench-rnn/watch-u32.json
 """
 
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.core.quantization import quantize
+
 
 def _test_set(model_dir: Path, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    from train.sources import load_dataset
+    from tinyrnn.train.sources import load_dataset
 
     data = load_dataset(dataset, seed=0)
     norm = json.loads((model_dir / "normalization.json").read_text())
@@ -36,12 +38,12 @@ def _summary_dict(s) -> dict:
 
 
 def bench_recurrent(model_dir: Path, dataset: str, work: Path) -> dict:
-    from convert.aot import compile_model
-    from convert.aot.graph import read_tflite
-    from convert.aot.plan import lower
-    from convert.rnn_quant import _load_keras, quantize_model_dir, quantize_recurrent_model
-    from convert.rnn_reference import quantize_input, run_windows
-    from convert.rnn_tflite import to_tflite
+    from tinyrnn.convert.aot import compile_model
+    from tinyrnn.convert.aot.graph import read_tflite
+    from tinyrnn.convert.aot.plan import lower
+    from tinyrnn.convert.rnn_quant import _load_keras, quantize_model_dir, quantize_recurrent_model
+    from tinyrnn.convert.rnn_reference import quantize_input, run_windows
+    from tinyrnn.convert.rnn_tflite import to_tflite
 
     x, y = _test_set(model_dir, dataset)
     keras_pred = _load_keras(model_dir).predict(x, batch_size=256, verbose=0).argmax(1)
@@ -77,10 +79,10 @@ def bench_recurrent(model_dir: Path, dataset: str, work: Path) -> dict:
 
 
 def bench_lstm(model_dir: Path, dataset: str, work: Path) -> dict:
-    from convert.aot import compile_model
-    from convert.aot.hostbuild import HostModel
-    from convert.rnn_quant import _load_keras
-    from convert.tflite_export import convert_model
+    from tinyrnn.convert.aot import compile_model
+    from tinyrnn.convert.aot.hostbuild import HostModel
+    from tinyrnn.convert.rnn_quant import _load_keras
+    from tinyrnn.convert.tflite_export import convert_model
 
     x, y = _test_set(model_dir, dataset)
     if not (model_dir / "int8.tflite").is_file():
@@ -91,7 +93,7 @@ def bench_lstm(model_dir: Path, dataset: str, work: Path) -> dict:
     header = (work / model_dir.name / "tinyrnn_model.h").read_text()
     scale = float(header.split("TINYRNN_MODEL_INPUT_SCALE ")[1].split("f")[0])
     zp = int(header.split("TINYRNN_MODEL_INPUT_ZERO_POINT ")[1].split()[0])
-    xq = np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
+    xq = quantize(x, scale, zp)
     out8 = np.stack([hm.invoke(w) for w in xq])
     keras_pred = _load_keras(model_dir).predict(x, batch_size=256, verbose=0).argmax(1)
     return {"model": model_dir.name, "cell": "lstm", "test_windows": len(y),
@@ -102,7 +104,7 @@ def bench_lstm(model_dir: Path, dataset: str, work: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m convert.rnn_bench")
+    p = argparse.ArgumentParser(prog="python -m tinyrnn.measure.rnn_bench")
     p.add_argument("--gru", type=Path)
     p.add_argument("--gru-ra0", type=Path)
     p.add_argument("--rnn", type=Path)

@@ -1,4 +1,10 @@
-"""Affine int8 quantization of inputs, the one rule host and device share."""
+"""Affine int8 quantization of inputs, the one rule host and device share.
+
+TFLM's QUANTIZE kernel rounds half away from zero (C's ``lroundf``,
+``std::round``), not half to even like ``np.round``: on a tie the two differ by one step, so
+every host path that feeds a device or a reference (evaluation, device eval, ``device run``,
+benchmarks, the GRU/RNN reference) calls ``quantize`` below. docs/toolchain-facts.md records it.
+"""
 
 from __future__ import annotations
 

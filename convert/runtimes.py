@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.quantization import quantize
+from tinyrnn.core.quantization import quantize
 
 Progress = Callable[[int, int], None]
 
@@ -94,8 +94,8 @@ def run_tflm(path: Path, x: np.ndarray, arena_bytes: int, progress: Progress | N
 def run_tinyrnn(c_dir: Path, x: np.ndarray, build_dir: Path, progress: Progress | None = None
                 ) -> RunOutput:
     """The tinyrnn C the compiler generated, built for this host (bit-exact with the device)."""
-    from convert.aot.hostbuild import HostModel
-    from tinyrnn.buildtree import read_json
+    from tinyrnn.convert.aot.hostbuild import HostModel
+    from tinyrnn.core.buildtree import read_json
 
     summary = read_json(Path(c_dir) / "summary.json")
     qin = (float(summary["input_scale"]), int(summary["input_zero_point"]))

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.buildtree import read_json, write_json
-from tinyrnn.runtimes import run_litert, run_tflm, run_tinyrnn
-from train.dataset import Dataset
-from train.normalization import Normalization
-from train.sources import load_dataset
+from tinyrnn.convert.runtimes import run_litert, run_tflm, run_tinyrnn
+from tinyrnn.core.buildtree import read_json, write_json
+from tinyrnn.train.dataset import Dataset
+from tinyrnn.train.normalization import Normalization
+from tinyrnn.train.sources import load_dataset
 
 # The minimum arena was measured with an invoke; the margin only guards the 16-byte rounding.
 ARENA_MARGIN = 256
@@ -42,7 +42,7 @@ def _hash(path: Path) -> str:
 
 
 def evaluate_model(model_dir: Path, data: Dataset | None = None, force: bool = False) -> dict:
-    from train.fit import load_model
+    from tinyrnn.train.fit import load_model
 
     model_dir = Path(model_dir)
     cfg = read_json(model_dir / "config.json")

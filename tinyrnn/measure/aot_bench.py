@@ -21,54 +21,18 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .compiler import compile_model
-from .errors import AotError
-from .hostbuild import RUNTIME_SRC, HostModel
-
-_PROBE = r"""
-import sys
-import numpy as np
-from tflite_micro import runtime
-data = open(sys.argv[1], "rb").read()
-it = runtime.Interpreter.from_bytes(data, arena_size=int(sys.argv[2]))
-d = it.get_input_details(0)
-it.set_input(np.zeros(d["shape"], d["dtype"]), 0)
-it.invoke()
-print("ok")
-"""
+from tinyrnn.convert.aot.compiler import compile_model
+from tinyrnn.convert.aot.errors import AotError
+from tinyrnn.convert.aot.hostbuild import RUNTIME_SRC, HostModel
+from tinyrnn.convert.arena import measure_arena
 
 _WEIGHT_SYMBOL = re.compile(r"^k_(l\d+_(w|b|w_in|w_rec|b_in|b_rec)|h\d+_(w|b|mult|shift))$")
-
-
-def _probe(tflite: Path, size: int) -> bool:
-    try:
-        proc = subprocess.run([sys.executable, "-c", _PROBE, str(tflite), str(size)],
-                              capture_output=True, text=True, timeout=60)
-    except subprocess.TimeoutExpired:
-        return False
-    return proc.returncode == 0 and "ok" in proc.stdout
-
-
-def tflm_min_arena(tflite: Path, *, hi: int = 1 << 20, step: int = 16) -> int:
-    if not _probe(tflite, hi):
-        raise AotError(f"tflite-micro cannot run {tflite} even with a {hi}-byte arena")
-    lo = 0  # known failing (or untested) size
-    while hi - lo > step:
-        mid = (lo + hi) // 2 // step * step or step
-        if mid <= lo:
-            break
-        if _probe(tflite, mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 def arm_code_size(model_dir: Path, work: Path, *, dsp: bool = True) -> dict[str, int]:
@@ -173,8 +137,8 @@ def device_instructions(model_dir: Path, work: Path, *, env: str = "mps2-an386",
     QEMU runs with -icount shift=0, so SysTick counts guest instructions exactly and the counts
     repeat from run to run (issue 4). Windows: all -128, all 127 and n_random random ones; each
     is inferred twice (min == max shows the count is deterministic)."""
-    from deploy.firmware import build
-    from deploy.session import open_device
+    from tinyrnn.deploy.firmware import build
+    from tinyrnn.deploy.session import open_device
 
     variant = re.sub(r"[^A-Za-z0-9_]+", "_", build_flags.strip()) or "default"
     extra = {"PLATFORMIO_BUILD_FLAGS": build_flags} if build_flags else None
@@ -261,7 +225,7 @@ def bench_aot(tflite: Path, json_out: Path | None, *, work_dir: Path = Path("bui
     work = Path(work_dir) / tflite.stem
     model_dir = work / "model"
     summary = compile_model(tflite, model_dir, name=tflite.stem)
-    tflm_arena = tflm_min_arena(tflite)
+    tflm_arena = measure_arena(tflite)["arena_bytes"]  # the one TFLM arena measurement
     ram = summary.arena_bytes + summary.state_bytes
     code_dsp = arm_code_size(model_dir, work / "arm", dsp=True)
     code_ref = arm_code_size(model_dir, work / "arm", dsp=False)

@@ -1,0 +1,55 @@
+"""``tinyrnn``: one entry point, a subcommand per step, and ``all`` for the whole main job.
+
+Exit codes: 0 done, 1 the step failed (one line ``tinyrnn: error: ...``), 2 usage error
+(argparse). Each command module registers its subcommands; nothing here imports TensorFlow, so
+``tinyrnn report`` and ``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tinyrnn import __version__
+from tinyrnn.cli import aot, quantize, steps
+from tinyrnn.convert.aot.errors import AotError
+from tinyrnn.core.buildtree import BUILD_ENV, build_root
+from tinyrnn.deploy import cli as device_cli
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# The errors a step raises for a problem the user can fix (the message names it); anything else
+# is a bug and keeps its traceback.
+FAILURES = (FileNotFoundError, ValueError, RuntimeError, OSError, AotError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tinyrnn", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--version", action="version", version=f"tinyrnn {__version__}")
+    p.add_argument("--build", type=Path, default=build_root(),
+                   help=f"build tree root (also ${BUILD_ENV}); firmware builds follow it too")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    steps.register(sub)
+    quantize.register(sub)
+    aot.register(sub)
+    device_cli.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # One build root for this process and its children (conversion jobs, PlatformIO builds).
+    os.environ[BUILD_ENV] = str(args.build)
+    try:
+        code = args.func(args)
+    except FAILURES as e:
+        print(f"tinyrnn: error: {e}", file=sys.stderr)
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared services every layer may use: build tree, quantization rule, converter config."""

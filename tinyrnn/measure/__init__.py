@@ -1,0 +1,1 @@
+"""Measurement: benchmarks and experiments over the lower layers, each writing JSON."""
