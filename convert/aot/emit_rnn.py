@@ -50,7 +50,7 @@ def _rq_ok(bound: int, shift: int) -> bool:
 
 def _packed_ok(la: RecurrentLayer) -> bool:
     """Range conditions of tinyrnn_{gru,rnn}_packed.h; False -> the generic kernel."""
-    if la.units % 4 or la.units > 252 or la.input_size > 254:
+    if _units4(la.units) > 252 or la.input_size > 254:
         return False
     if la.cell == "gru" and (not la.reset_after or la.state_bits != 16):
         return False
@@ -63,6 +63,22 @@ def _packed_ok(la: RecurrentLayer) -> bool:
                 return False
     # mbqm of the int16 state / tanh output: |2v| <= 65536
     return (1 << 16) << max(la.shift_h8, 0) < 1 << 31 and -la.shift_h8 <= 31
+
+
+def _units4(units: int) -> int:
+    """Units of the block-of-four packed kernels: padded with zero rows (tinyrnn_units4)."""
+    return -(-units // 4) * 4
+
+
+def _state_units(la: RecurrentLayer, packed: bool) -> int:
+    """Length of the layer's state arrays: the packed kernels write the padded units too."""
+    return _units4(la.units) if packed else la.units
+
+
+def _pad_rows(a: np.ndarray, units: int) -> np.ndarray:
+    """[gates][units][...] -> [gates][units4][...] with zero rows (weights, biases)."""
+    pad = [(0, 0), (0, _units4(units) - units)] + [(0, 0)] * (a.ndim - 2)
+    return np.pad(a, pad)
 
 
 def _quads(ws: list[np.ndarray], bs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -87,8 +103,11 @@ def _pack_layer(la: RecurrentLayer) -> tuple[np.ndarray, np.ndarray] | None:
                 [(h, 0), (h, 1), (h, 2), (h, 3)]]
     else:
         rows = [[(0, 0), (0, 1), (0, 2), (0, 3)]]
+    # Zero rows for the padding units; the recurrent columns stay the real units.
+    sides = [(_pad_rows(la.w_in, la.units), _pad_rows(la.b_in, la.units)),
+             (_pad_rows(la.w_rec, la.units), _pad_rows(la.b_rec, la.units))]
     for quad in rows:
-        for w, b in ((la.w_in, la.b_in), (la.w_rec, la.b_rec)):
+        for w, b in sides:
             got = _quads([w[g][k::4] for g, k in quad], [b[g][k::4] for g, k in quad])
             if got is None:
                 return None
@@ -118,7 +137,8 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
         size = op.out_size if isinstance(op, FcOp) else op.size
         buffers.append(Buffer(f"head{k}", size, L + k, L + k + 1))
     offsets, arena_bytes = plan_arena(buffers)
-    state_bytes = sum(3 * la.units if la.cell == "gru" else la.units for la in layers)
+    su = [_state_units(la, p is not None) for la, p in zip(layers, packed, strict=True)]
+    state_bytes = sum(3 * su[i] if la.cell == "gru" else su[i] for i, la in enumerate(layers))
     state_bytes = (state_bytes + 1) // 2 * 2 if any(la.cell == "gru" for la in layers) \
         else state_bytes
 
@@ -211,8 +231,8 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     c.append("/* Recurrent state (TINYRNN_MODEL_STATE_BYTES): GRU int16 states (Q0.15), then "
              "the int8 hidden vectors. */\n")
     c.append("static struct {\n")
-    c.extend(f"  int16_t s{i}[{la.units}];\n" for i, la in enumerate(layers) if la.cell == "gru")
-    c.extend(f"  int8_t h{i}[{la.units}];\n" for i, la in enumerate(layers))
+    c.extend(f"  int16_t s{i}[{su[i]}];\n" for i, la in enumerate(layers) if la.cell == "gru")
+    c.extend(f"  int8_t h{i}[{su[i]}];\n" for i, la in enumerate(layers))
     c.append("} s_state;\n")
     c.append("typedef char tinyrnn_model_check_state_[(sizeof(s_state) == "
              "TINYRNN_MODEL_STATE_BYTES) ? 1 : -1];\n\n")

@@ -180,6 +180,13 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_mulhr(int32_t t, int32_t m) {
 #endif
 }
 
+/* Units of a block-of-four kernel (GRU, RNN) rounded up to whole blocks: the compiler pads the
+ * weight rows with zeros and the state arrays to this length; the padded units compute values
+ * nobody reads (their recurrent columns do not exist), so results never change. */
+TINYRNN_ALWAYS_INLINE uint16_t tinyrnn_units4(uint16_t units) {
+  return (uint16_t)((units + 3u) & ~3u);
+}
+
 /* mbqm(a, m, s) given t2 = 2a with |t2| * 2^ls < 2^31; ls = max(s,0), rs = max(-s,0). */
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq2(int32_t t2, int32_t m, int32_t ls, int32_t rs) {
   int32_t x = tinyrnn_mulhr((int32_t)((uint32_t)t2 << ls), m);
