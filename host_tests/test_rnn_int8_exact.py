@@ -174,19 +174,19 @@ def test_sanitized_build_matches_reference(compiled, name, tmp_path):
 @pytest.mark.parametrize("name", sorted(SHAPES))
 def test_packed_kernel_for_every_shape(compiled, name):
     """The generic kernels are only the reference fallback: every layer of these shapes (any
-    number of units) is compiled for a packed kernel, except the GRU with reset_after=False."""
+    number of units, both reset_after settings, stacked) is compiled for a packed kernel."""
     plan, cdir = compiled[name]
     code = (cdir / "tinyrnn_model.c").read_text()
     packed = code.count("_packed_step(")
     generic = code.count("tinyrnn_gru_step(") + code.count("tinyrnn_rnn_step(")
+    assert (packed, generic) == (len(plan.layers), 0)
     if name.startswith("gru0"):
-        assert generic == len(plan.layers)
-    else:
-        assert (packed, generic) == (len(plan.layers), 0)
+        assert code.count("tinyrnn_gru_ra0_packed_step(") == len(plan.layers)
 
 
 @pytest.mark.parametrize("name", ["gru_t100_c6_u32", "gru0_t9_c16_u96", "rnn_t16_c16_u96",
-                                  "gru_t20_c6_u30", "rnn_t15_c5_u21_l2", "gru_t10_c3_u5"])
+                                  "gru_t20_c6_u30", "rnn_t15_c5_u21_l2", "gru_t10_c3_u5",
+                                  "gru0_t100_c6_u32_sat", "gru0_t12_c4_u7"])
 def test_dsp_path_bit_exact_on_host(compiled, name, tmp_path):
     from test_aot_build import DSP_EMULATION
 
@@ -201,7 +201,8 @@ def test_dsp_path_bit_exact_on_host(compiled, name, tmp_path):
     assert np.array_equal(got, want)
 
 
-@pytest.mark.parametrize("name", ["gru_t20_c6_u30", "rnn_t15_c5_u21_l2", "gru_t10_c3_u5"])
+@pytest.mark.parametrize("name", ["gru_t20_c6_u30", "rnn_t15_c5_u21_l2", "gru_t10_c3_u5",
+                                  "gru0_t12_c4_u7"])
 def test_scalar_path_bit_exact_on_host(compiled, name, tmp_path):
     """The packed kernels' scalar loop (what Cortex-M0/M3 run) on padded-unit shapes."""
     plan, cdir = compiled[name]
