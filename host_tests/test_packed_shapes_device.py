@@ -1,0 +1,62 @@
+"""The packed GRU/RNN kernels on shapes the block-of-four kernels once refused (units not a
+multiple of 4, GRU reset_after=False, stacked layers), run in QEMU on a DSP core (Cortex-M4,
+SMLAD path) and a core without DSP (Cortex-M3, scalar path): every output byte equals the numpy
+reference (convert/rnn_reference.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_rnn_int8_exact import SHAPES, random_float_model, windows
+
+from convert.aot import compile_model
+from convert.aot.graph import read_tflite
+from convert.aot.plan import lower
+from convert.rnn_quant import quantize_float_model
+from convert.rnn_reference import run_windows
+from convert.rnn_tflite import to_tflite
+
+pytestmark = [
+    pytest.mark.device,
+    pytest.mark.skipif(
+        shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+        reason="needs arm-none-eabi-gcc and qemu-system-arm",
+    ),
+]
+
+NAMES = ["gru0_t100_c6_u32_sat", "gru_t20_c6_u30", "rnn_t15_c5_u21_l2"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, tuple]:
+    root = tmp_path_factory.mktemp("packed_shapes")
+    out = {}
+    for name in NAMES:
+        spec = SHAPES[name]
+        calib = np.random.default_rng(1).normal(0, 1, (32, spec[2], spec[3])).astype(np.float32)
+        path = root / f"{name}.tflite"
+        path.write_bytes(to_tflite(quantize_float_model(random_float_model(spec), calib,
+                                                        name=name)))
+        compile_model(path, root / name, name=name)
+        out[name] = (lower(read_tflite(path)), root / name)
+    return out
+
+
+@pytest.mark.parametrize("env", ["mps2-an386", "lm3s6965evb"])
+def test_packed_shapes_on_device(models, env, tmp_path):
+    from deploy.firmware import build
+    from deploy.session import open_device
+
+    for name in NAMES:
+        plan, cdir = models[name]
+        assert "_packed_step(" in (Path(cdir) / "tinyrnn_model.c").read_text()
+        wins = windows(plan.steps, plan.channels, 3, seed=11)
+        want = run_windows(plan, wins)
+        fw = build(env, cdir, build_dir=tmp_path / name)
+        with open_device(env, None, elf=fw.elf, timeout=120) as session:
+            for i, w in enumerate(wins):
+                got = session.device.classify(w).output
+                assert got == want[i].tolist(), f"{name} on {env}, window {i}"
