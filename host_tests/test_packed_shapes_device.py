@@ -60,3 +60,28 @@ def test_packed_shapes_on_device(models, env, tmp_path):
             for i, w in enumerate(wins):
                 got = session.device.classify(w).output
                 assert got == want[i].tolist(), f"{name} on {env}, window {i}"
+
+
+@pytest.mark.parametrize("env", ["lm3s6965evb"])
+def test_packed_lstm_scalar_path_on_device(env, tmp_path):
+    """The packed LSTM on a core without DSP (the Thumb-2 scalar dot) equals tflite-micro."""
+    from aot_zoo import ZOO, ensure_models
+    from test_aot_exact import tflm_outputs
+    from test_aot_exact import windows as lstm_windows
+
+    from deploy.firmware import build
+    from deploy.session import open_device
+
+    names = ["t20_c6_u32_sat", "t12_c4_u6_l2"]
+    paths = ensure_models({n: ZOO[n] for n in names})
+    for name in names:
+        cdir = tmp_path / name
+        compile_model(paths[name], cdir, name=name)
+        plan = lower(read_tflite(paths[name]))
+        wins = lstm_windows(plan.steps, plan.channels, n_random=2)
+        want = tflm_outputs(paths[name], wins)
+        fw = build(env, cdir, build_dir=tmp_path / f"fw-{name}")
+        with open_device(env, None, elf=fw.elf, timeout=120) as session:
+            for i, w in enumerate(wins):
+                got = session.device.classify(w).output
+                assert got == want[i].tolist(), f"{name} on {env}, window {i}"

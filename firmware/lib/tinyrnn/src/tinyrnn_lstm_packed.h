@@ -168,6 +168,13 @@ TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pkhbt(int32_t lo, int32_t hi) {
 #else
 #define TINYRNN_PACKED_ASM 0
 #endif
+/* Thumb-2 cores without DSP (Cortex-M3): the scalar dot in inline assembly. */
+#if !TINYRNN_PACKED_DSP && !TINYRNN_PACKED_DUP && defined(__GNUC__) && defined(__thumb2__) && \
+    defined(__OPTIMIZE__)
+#define TINYRNN_PACKED_T2ASM 1
+#else
+#define TINYRNN_PACKED_T2ASM 0
+#endif
 
 /* Rounded high product (t*m + 2^31) >> 32: SMMULR. */
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_mulhr(int32_t t, int32_t m) {
@@ -231,9 +238,9 @@ TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pair2(int32_t lo, int32_t hi) {
 #define TINYRNN_OUT_T uint32_t
 #define TINYRNN_PAIR_SLOTS 1
 #elif !TINYRNN_PACKED_DUP
-#define TINYRNN_PUT(q, lo, hi) \
-  (out[2 * (q)] = (int16_t)(2 * (lo)), out[2 * (q) + 1] = (int16_t)(2 * (hi)))
-#define TINYRNN_OUT_T int16_t
+/* Scalar path (no DSP): int32 slots, so each input is one plain load (LDRD of a pair). */
+#define TINYRNN_PUT(q, lo, hi) (out[2 * (q)] = 2 * (lo), out[2 * (q) + 1] = 2 * (hi))
+#define TINYRNN_OUT_T int32_t
 #define TINYRNN_PAIR_SLOTS 2
 #else
 /* Portable path: every pair is stored twice (x[lo], x[hi], x[lo], x[hi]) so the dot product is
@@ -357,6 +364,45 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
   w16 = (const int16_t *)(const void *)w;
   *xp = x; /* the DSP layout is contiguous: this is where the next side's inputs start */
+#elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T2ASM
+  /* Thumb-2 without DSP (Cortex-M3): straight-line, per input pair (8 MACs) one LDRD of the
+   * two int32 inputs, then per weight halfword p: LDRSH, MLA p*x, SXTB (A = (int8)p), MLA A*x:
+   * 17 instructions, the same sums as the C loop below. */
+  int32_t a0 = init[0], a1 = init[2];
+  int32_t ab0 = init[1], ab1 = init[3];
+  {
+    int32_t xa, xb, hw;
+    if (np > 0u) {
+      __asm__(".rept %c[n]\n\t"
+              "ldrd %[xa], %[xb], [%[x]], #8\n\t"
+              "ldrsh %[h], [%[w]], #2\n\t"
+              "mla %[ab0], %[h], %[xa], %[ab0]\n\t"
+              "sxtb %[h], %[h]\n\t"
+              "mla %[a0], %[h], %[xa], %[a0]\n\t"
+              "ldrsh %[h], [%[w]], #2\n\t"
+              "mla %[ab0], %[h], %[xb], %[ab0]\n\t"
+              "sxtb %[h], %[h]\n\t"
+              "mla %[a0], %[h], %[xb], %[a0]\n\t"
+              "ldrsh %[h], [%[w]], #2\n\t"
+              "mla %[ab1], %[h], %[xa], %[ab1]\n\t"
+              "sxtb %[h], %[h]\n\t"
+              "mla %[a1], %[h], %[xa], %[a1]\n\t"
+              "ldrsh %[h], [%[w]], #2\n\t"
+              "mla %[ab1], %[h], %[xb], %[ab1]\n\t"
+              "sxtb %[h], %[h]\n\t"
+              "mla %[a1], %[h], %[xb], %[a1]\n\t"
+              ".endr"
+              : [a0] "+r"(a0), [ab0] "+r"(ab0), [a1] "+r"(a1), [ab1] "+r"(ab1), [x] "+r"(x),
+                [w] "+r"(w16), [xa] "=&r"(xa), [xb] "=&r"(xb), [h] "=&r"(hw)
+              : [n] "i"(np)
+              : "memory");
+    }
+  }
+  out[0] = a0;
+  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
+  out[2] = a1;
+  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
+  *xp = x;
 #elif !TINYRNN_PACKED_DUP
   /* Scalar: per halfword p = 256*B + A, p*x and A*x (A = (int8)p) accumulate; B as above. */
   int32_t a0 = init[0], a1 = init[2];
