@@ -1,7 +1,8 @@
 """The packed GRU/RNN kernels on shapes the block-of-four kernels once refused (units not a
 multiple of 4, GRU reset_after=False, stacked layers), run in QEMU on a DSP core (Cortex-M4,
-SMLAD path) and a core without DSP (Cortex-M3, scalar path): every output byte equals the numpy
-reference (convert/rnn_reference.py)."""
+SMLAD path), a Thumb-2 core without DSP (Cortex-M3, inline-asm scalar dot), a Thumb-1 core
+(Cortex-M0 on micro:bit, tinyrnn_dot_pairs_t1.S) and the Cortex-M55: every output byte equals
+the numpy reference (convert/rnn_reference.py)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,17 @@ def models(tmp_path_factory) -> dict[str, tuple]:
     return out
 
 
-@pytest.mark.parametrize("env", ["mps2-an386", "lm3s6965evb"])
+def _board(env: str, elf: Path):
+    """The emulated board directly (any board JSON with a QEMU machine, also the chip ports)."""
+    from deploy.firmware import qemu_machine
+    from deploy.link import QemuBoard
+
+    return QemuBoard(elf, qemu_machine(env), timeout=120)
+
+
+@pytest.mark.parametrize("env", ["mps2-an386", "lm3s6965evb", "microbit", "mps3-an547"])
 def test_packed_shapes_on_device(models, env, tmp_path):
     from deploy.firmware import build
-    from deploy.session import open_device
 
     for name in NAMES:
         plan, cdir = models[name]
@@ -56,21 +64,21 @@ def test_packed_shapes_on_device(models, env, tmp_path):
         wins = windows(plan.steps, plan.channels, 3, seed=11)
         want = run_windows(plan, wins)
         fw = build(env, cdir, build_dir=tmp_path / name)
-        with open_device(env, None, elf=fw.elf, timeout=120) as session:
+        with _board(env, fw.elf) as dev:
             for i, w in enumerate(wins):
-                got = session.device.classify(w).output
+                got = dev.classify(w).output
                 assert got == want[i].tolist(), f"{name} on {env}, window {i}"
 
 
-@pytest.mark.parametrize("env", ["lm3s6965evb"])
+@pytest.mark.parametrize("env", ["lm3s6965evb", "microbit"])
 def test_packed_lstm_scalar_path_on_device(env, tmp_path):
-    """The packed LSTM on a core without DSP (the Thumb-2 scalar dot) equals tflite-micro."""
+    """The packed LSTM on cores without DSP (Thumb-2 and Thumb-1 scalar dots) equals
+    tflite-micro."""
     from aot_zoo import ZOO, ensure_models
     from test_aot_exact import tflm_outputs
     from test_aot_exact import windows as lstm_windows
 
     from deploy.firmware import build
-    from deploy.session import open_device
 
     names = ["t20_c6_u32_sat", "t12_c4_u6_l2"]
     paths = ensure_models({n: ZOO[n] for n in names})
@@ -81,7 +89,7 @@ def test_packed_lstm_scalar_path_on_device(env, tmp_path):
         wins = lstm_windows(plan.steps, plan.channels, n_random=2)
         want = tflm_outputs(paths[name], wins)
         fw = build(env, cdir, build_dir=tmp_path / f"fw-{name}")
-        with open_device(env, None, elf=fw.elf, timeout=120) as session:
+        with _board(env, fw.elf) as dev:
             for i, w in enumerate(wins):
-                got = session.device.classify(w).output
+                got = dev.classify(w).output
                 assert got == want[i].tolist(), f"{name} on {env}, window {i}"

@@ -204,9 +204,11 @@ def test_dsp_path_bit_exact_on_host(compiled, name, tmp_path):
 @pytest.mark.parametrize("name", ["gru_t20_c6_u30", "rnn_t15_c5_u21_l2", "gru_t10_c3_u5",
                                   "gru0_t12_c4_u7"])
 def test_scalar_path_bit_exact_on_host(compiled, name, tmp_path):
-    """The packed kernels' scalar loop (what Cortex-M0/M3 run) on padded-unit shapes."""
+    """The packed kernels' scalar loop (what Cortex-M0/M3 run) on padded-unit shapes, with the
+    Cortex-M0's rounded high product from 16-bit pieces (TINYRNN_MULHR16)."""
     plan, cdir = compiled[name]
-    model = HostModel(cdir, tmp_path / "scalar", opt="-O1", cflags=["-DTINYRNN_PACKED_SCALAR"])
+    model = HostModel(cdir, tmp_path / "scalar", opt="-O1",
+                      cflags=["-DTINYRNN_PACKED_SCALAR", "-DTINYRNN_MULHR16"])
     wins = windows(plan.steps, plan.channels, 30, seed=9)
     assert np.array_equal(np.stack([model.invoke(w) for w in wins]), run_windows(plan, wins))
 

@@ -168,6 +168,18 @@ TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pkhbt(int32_t lo, int32_t hi) {
 #else
 #define TINYRNN_PACKED_ASM 0
 #endif
+/* Thumb-1 cores (Cortex-M0/M0+): the scalar dot in tinyrnn_dot_pairs_t1.S, and the rounded
+ * high product from 16-bit pieces instead of a 64-bit multiply call. */
+#if !TINYRNN_PACKED_DSP && !TINYRNN_PACKED_DUP && defined(__GNUC__) && defined(__thumb__) && \
+    !defined(__thumb2__)
+#define TINYRNN_PACKED_T1ASM 1
+void tinyrnn_dot_pairs_t1(const int16_t *w, const int32_t *x, uint32_t np, int32_t acc[4]);
+#else
+#define TINYRNN_PACKED_T1ASM 0
+#endif
+#if defined(__thumb__) && !defined(__thumb2__) && !defined(TINYRNN_MULHR16)
+#define TINYRNN_MULHR16 1
+#endif
 /* Thumb-2 cores without DSP (Cortex-M3): the scalar dot in inline assembly. */
 #if !TINYRNN_PACKED_DSP && !TINYRNN_PACKED_DUP && defined(__GNUC__) && defined(__thumb2__) && \
     defined(__OPTIMIZE__)
@@ -182,6 +194,17 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_mulhr(int32_t t, int32_t m) {
   int32_t r;
   __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(t), "r"(m));
   return r;
+#elif defined(TINYRNN_MULHR16)
+  /* Cores without a 32x32->64 multiply (Thumb-1: Cortex-M0/M0+): four 16x16 products, exact.
+   * t*m + 2^31 = 2^32 (hh + lh_hi + hl_hi) + 2^16 (lh_lo + hl_lo + 2^15 + (ll >> 16)) + ...,
+   * every partial sum inside 32 bits. */
+  const uint32_t tl = (uint32_t)t & 0xFFFFu, ml = (uint32_t)m & 0xFFFFu;
+  const int32_t th = t >> 16, mh = m >> 16;
+  const uint32_t ll = tl * ml;
+  const int32_t lh = th * (int32_t)ml;
+  const int32_t hl = (int32_t)tl * mh;
+  const uint32_t mid = ((uint32_t)lh & 0xFFFFu) + ((uint32_t)hl & 0xFFFFu) + 0x8000u + (ll >> 16);
+  return th * mh + (lh >> 16) + (hl >> 16) + (int32_t)(mid >> 16);
 #else
   return (int32_t)(((int64_t)t * m + (int64_t)0x80000000LL) >> 32);
 #endif
@@ -403,6 +426,20 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   out[2] = a1;
   out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
   *xp = x;
+#elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T1ASM
+  /* Thumb-1 (Cortex-M0): the same sums in tinyrnn_dot_pairs_t1.S. */
+  int32_t acc[4];
+  acc[0] = init[0];
+  acc[1] = init[1];
+  acc[2] = init[2];
+  acc[3] = init[3];
+  tinyrnn_dot_pairs_t1(w16, x, np, acc);
+  out[0] = acc[0];
+  out[1] = (int32_t)((uint32_t)acc[1] - (uint32_t)acc[0]) >> 8;
+  out[2] = acc[2];
+  out[3] = (int32_t)((uint32_t)acc[3] - (uint32_t)acc[2]) >> 8;
+  *xp = x + 2u * np;
+  w16 += 4u * np;
 #elif !TINYRNN_PACKED_DUP
   /* Scalar: per halfword p = 256*B + A, p*x and A*x (A = (int8)p) accumulate; B as above. */
   int32_t a0 = init[0], a1 = init[2];
