@@ -15,6 +15,7 @@ the timing model's sum is "cycles (estimated, <core> timing model)".
 
 from __future__ import annotations
 
+import bisect
 import re
 import shutil
 import subprocess
@@ -52,7 +53,9 @@ def disassemble(elf: Path) -> Disassembly:
     tool = shutil.which("arm-none-eabi-objdump")
     if tool is None:
         raise CycleModelError("arm-none-eabi-objdump not found: run `bash scripts/install-toolchain.sh`")
-    raw = subprocess.run([tool, "-d", str(elf)], capture_output=True, text=True, check=False)
+    # Armv8.1-M decoding is a superset of v6-M/v7-M and knows MVE and low-overhead loops.
+    raw = subprocess.run([tool, "-d", "-m", "armv8.1-m.main", str(elf)], capture_output=True,
+                         text=True, check=False)
     if raw.returncode != 0:
         raise CycleModelError(f"arm-none-eabi-objdump failed on {elf}: {raw.stderr.strip()}")
     insns: dict[int, Insn] = {}
@@ -176,16 +179,28 @@ def _branch_target(insn: Insn) -> int | None:
     return int(m.group(1), 16) if m else None
 
 
-def _drop_aborted(trace: Trace, insns: dict[int, Insn]) -> list[tuple[int, int, int]]:
+def _resolve_blocks(trace: Trace, insns: dict[int, Insn]) -> dict[tuple[int, int, int], list[int]]:
+    """Each block's instructions from the ELF: QEMU's own disassembler may split instructions
+    it does not know (MVE, LE) into halfwords, so only the span of its listing is trusted."""
+    order = sorted(insns)
+    out: dict[tuple[int, int, int], list[int]] = {}
+    for key, listed in trace.blocks.items():
+        lo = bisect.bisect_left(order, listed[0])
+        hi = bisect.bisect_right(order, listed[-1])
+        out[key] = order[lo:hi] or listed
+    return out
+
+
+def _drop_aborted(seq: list[tuple[int, int, int]], blocks: dict[tuple[int, int, int], list[int]],
+                  insns: dict[int, Insn]) -> list[tuple[int, int, int]]:
     """Executed blocks without the entries QEMU logged but did not run: under -icount a block
     exits before its first instruction when the instruction budget (refilled in chunks) runs
     out, and runs again right after. A block followed by itself is only real when it ends in
     a branch to its own start."""
-    seq = trace.executed
     out: list[tuple[int, int, int]] = []
     for i, key in enumerate(seq):
         if i + 1 < len(seq) and seq[i + 1][0] == key[0]:
-            last = insns.get(trace.blocks.get(key, [-1])[-1])
+            last = insns.get(blocks.get(key, [-1])[-1])
             if last is None or not is_branch(last) or _branch_target(last) != key[0]:
                 continue
         out.append(key)
@@ -202,16 +217,18 @@ def fold(trace: Trace, insns: dict[int, Insn], model: CoreTiming, start: int | N
     cyc: Counter[str] = Counter()
     prev: Insn | None = None
     cache: dict[tuple[tuple[int, int, int], int, bool], tuple[int, int, list[tuple[str, int]]]] = {}
-    seq = _drop_aborted(trace, insns)
+    for key in trace.executed:
+        if key not in trace.blocks:
+            raise CycleModelError(f"executed block at 0x{key[0]:x} was never logged as translated")
+    blocks = _resolve_blocks(trace, insns)
+    seq = _drop_aborted(trace.executed, blocks, insns)
     if start is not None:
         first = next((i for i, k in enumerate(seq) if k[0] == start), None)
         if first is None:
             raise CycleModelError(f"the traced run never entered 0x{start:x}")
         seq = seq[first:]
     for i, key in enumerate(seq):
-        addrs = trace.blocks.get(key)
-        if addrs is None:
-            raise CycleModelError(f"executed block at 0x{key[0]:x} was never logged as translated")
+        addrs = blocks[key]
         last = insns.get(addrs[-1])
         if last is None:
             raise CycleModelError(f"no disassembly at 0x{addrs[-1]:x}: log and ELF differ")

@@ -70,10 +70,10 @@ def test_packed_shapes_on_device(models, env, tmp_path):
                 assert got == want[i].tolist(), f"{name} on {env}, window {i}"
 
 
-@pytest.mark.parametrize("env", ["lm3s6965evb", "microbit"])
+@pytest.mark.parametrize("env", ["lm3s6965evb", "microbit", "mps3-an547"])
 def test_packed_lstm_scalar_path_on_device(env, tmp_path):
-    """The packed LSTM on cores without DSP (Thumb-2 and Thumb-1 scalar dots) equals
-    tflite-micro."""
+    """The packed LSTM on cores without DSP (Thumb-2 and Thumb-1 scalar dots) and with Helium
+    (MVE dot) equals tflite-micro."""
     from aot_zoo import ZOO, ensure_models
     from test_aot_exact import tflm_outputs
     from test_aot_exact import windows as lstm_windows
