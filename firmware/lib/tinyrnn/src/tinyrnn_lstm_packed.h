@@ -416,38 +416,50 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   w16 = (const int16_t *)(const void *)w;
   *xp = x; /* the DSP layout is contiguous: this is where the next side's inputs start */
 #elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T2ASM
-  /* Thumb-2 without DSP (Cortex-M3): straight-line, per input pair (8 MACs) one LDRD of the
-   * two int32 inputs, then per weight halfword p: LDRSH, MLA p*x, SXTB (A = (int8)p), MLA A*x:
-   * 17 instructions, the same sums as the C loop below. */
+  /* Thumb-2 without DSP (Cortex-M3): per input pair (8 MACs) one LDRD of the two int32
+   * inputs, then per weight halfword p: LDRSH, MLA p*x, SXTB (A = (int8)p), MLA A*x; a loop of
+   * two pairs (36 instructions per 16 MACs, small enough for the flash budget) and one odd
+   * pair: the same sums as the C loop below. */
   int32_t a0 = init[0], a1 = init[2];
   int32_t ab0 = init[1], ab1 = init[3];
   {
+#define TINYRNN_T2_PAIR                              \
+  "ldrd %[xa], %[xb], [%[x]], #8\n\t"                \
+  "ldrsh %[h], [%[w]], #2\n\t"                      \
+  "mla %[ab0], %[h], %[xa], %[ab0]\n\t"             \
+  "sxtb %[h], %[h]\n\t"                             \
+  "mla %[a0], %[h], %[xa], %[a0]\n\t"               \
+  "ldrsh %[h], [%[w]], #2\n\t"                      \
+  "mla %[ab0], %[h], %[xb], %[ab0]\n\t"             \
+  "sxtb %[h], %[h]\n\t"                             \
+  "mla %[a0], %[h], %[xb], %[a0]\n\t"               \
+  "ldrsh %[h], [%[w]], #2\n\t"                      \
+  "mla %[ab1], %[h], %[xa], %[ab1]\n\t"             \
+  "sxtb %[h], %[h]\n\t"                             \
+  "mla %[a1], %[h], %[xa], %[a1]\n\t"               \
+  "ldrsh %[h], [%[w]], #2\n\t"                      \
+  "mla %[ab1], %[h], %[xb], %[ab1]\n\t"             \
+  "sxtb %[h], %[h]\n\t"                             \
+  "mla %[a1], %[h], %[xb], %[a1]\n\t"
     int32_t xa, xb, hw;
-    if (np > 0u) {
-      __asm__(".rept %c[n]\n\t"
-              "ldrd %[xa], %[xb], [%[x]], #8\n\t"
-              "ldrsh %[h], [%[w]], #2\n\t"
-              "mla %[ab0], %[h], %[xa], %[ab0]\n\t"
-              "sxtb %[h], %[h]\n\t"
-              "mla %[a0], %[h], %[xa], %[a0]\n\t"
-              "ldrsh %[h], [%[w]], #2\n\t"
-              "mla %[ab0], %[h], %[xb], %[ab0]\n\t"
-              "sxtb %[h], %[h]\n\t"
-              "mla %[a0], %[h], %[xb], %[a0]\n\t"
-              "ldrsh %[h], [%[w]], #2\n\t"
-              "mla %[ab1], %[h], %[xa], %[ab1]\n\t"
-              "sxtb %[h], %[h]\n\t"
-              "mla %[a1], %[h], %[xa], %[a1]\n\t"
-              "ldrsh %[h], [%[w]], #2\n\t"
-              "mla %[ab1], %[h], %[xb], %[ab1]\n\t"
-              "sxtb %[h], %[h]\n\t"
-              "mla %[a1], %[h], %[xb], %[a1]\n\t"
-              ".endr"
+    uint32_t n2 = (uint32_t)np >> 1;
+    if (n2 > 0u) {
+      __asm__("1:\n\t" TINYRNN_T2_PAIR TINYRNN_T2_PAIR
+              "subs %[n], %[n], #1\n\t"
+              "bne 1b"
+              : [a0] "+r"(a0), [ab0] "+r"(ab0), [a1] "+r"(a1), [ab1] "+r"(ab1), [x] "+r"(x),
+                [w] "+r"(w16), [n] "+r"(n2), [xa] "=&r"(xa), [xb] "=&r"(xb), [h] "=&r"(hw)
+              :
+              : "cc", "memory");
+    }
+    if (np & 1u) {
+      __asm__(TINYRNN_T2_PAIR
               : [a0] "+r"(a0), [ab0] "+r"(ab0), [a1] "+r"(a1), [ab1] "+r"(ab1), [x] "+r"(x),
                 [w] "+r"(w16), [xa] "=&r"(xa), [xb] "=&r"(xb), [h] "=&r"(hw)
-              : [n] "i"(np)
+              :
               : "memory");
     }
+#undef TINYRNN_T2_PAIR
   }
   out[0] = a0;
   out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
