@@ -31,7 +31,10 @@ from deploy.timing import CoreTiming, Insn, is_branch, timing
 _OBJDUMP_LINE = re.compile(r"^\s*([0-9a-f]+):\t([0-9a-f]{4})(?: ([0-9a-f]{4}))?\s*\t(\S+)\s*(.*)$")
 _FUNC = re.compile(r"^([0-9a-f]+) <([^>]+)>:$")
 _IN_ASM = re.compile(r"^0x([0-9a-f]+):\s")
-_TRACE = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/([0-9a-f]+)/([0-9a-f]+)\]")
+_TRACE = re.compile(r"^Trace \d+: (0x[0-9a-f]+) \[[0-9a-f]+/([0-9a-f]+)/([0-9a-f]+)/([0-9a-f]+)\]")
+# Logged when a block exits at its start (under -icount: the instruction budget ran out, QEMU
+# refills it and runs the block again): the Trace line just before it did not execute.
+_STOPPED = re.compile(r"^Stopped execution of TB chain before (0x[0-9a-f]+) ")
 _CALL = re.compile(r"^\s*[0-9a-f]+:\t.*\t(?:bl|b\.w|b)\t[0-9a-f]+ <([^>+]+)>")
 
 DEFAULT_ENTRY = "tinyrnn_model_invoke"
@@ -130,16 +133,24 @@ def parse_log(lines: Iterable[str]) -> Trace:
     executed: list[tuple[int, int, int]] = []
     current: list[int] | None = None
     pending: list[int] | None = None
+    last_host = ""
     for line in lines:
         if line.startswith("Trace "):
             current = None
             m = _TRACE.match(line)
             if m:
-                key = (int(m.group(1), 16), int(m.group(2), 16), int(m.group(3), 16))
+                key = (int(m.group(2), 16), int(m.group(3), 16), int(m.group(4), 16))
                 if pending and pending[0] == key[0]:
                     blocks[key] = pending
                 pending = None
                 executed.append(key)
+                last_host = m.group(1)
+            continue
+        if line.startswith("Stopped "):
+            m = _STOPPED.match(line)
+            if m and executed and m.group(1) == last_host:
+                executed.pop()
+                last_host = ""
             continue
         if line.startswith("IN:"):
             current = []
@@ -174,11 +185,6 @@ class Estimate:
         }
 
 
-def _branch_target(insn: Insn) -> int | None:
-    m = re.search(r"(?:^|, )([0-9a-f]+) <", insn.operands)
-    return int(m.group(1), 16) if m else None
-
-
 def _resolve_blocks(trace: Trace, insns: dict[int, Insn]) -> dict[tuple[int, int, int], list[int]]:
     """Each block's instructions from the ELF: QEMU's own disassembler may split instructions
     it does not know (MVE, LE) into halfwords, so only the span of its listing is trusted."""
@@ -188,22 +194,6 @@ def _resolve_blocks(trace: Trace, insns: dict[int, Insn]) -> dict[tuple[int, int
         lo = bisect.bisect_left(order, listed[0])
         hi = bisect.bisect_right(order, listed[-1])
         out[key] = order[lo:hi] or listed
-    return out
-
-
-def _drop_aborted(seq: list[tuple[int, int, int]], blocks: dict[tuple[int, int, int], list[int]],
-                  insns: dict[int, Insn]) -> list[tuple[int, int, int]]:
-    """Executed blocks without the entries QEMU logged but did not run: under -icount a block
-    exits before its first instruction when the instruction budget (refilled in chunks) runs
-    out, and runs again right after. A block followed by itself is only real when it ends in
-    a branch to its own start."""
-    out: list[tuple[int, int, int]] = []
-    for i, key in enumerate(seq):
-        if i + 1 < len(seq) and seq[i + 1][0] == key[0]:
-            last = insns.get(blocks.get(key, [-1])[-1])
-            if last is None or not is_branch(last) or _branch_target(last) != key[0]:
-                continue
-        out.append(key)
     return out
 
 
@@ -221,7 +211,7 @@ def fold(trace: Trace, insns: dict[int, Insn], model: CoreTiming, start: int | N
         if key not in trace.blocks:
             raise CycleModelError(f"executed block at 0x{key[0]:x} was never logged as translated")
     blocks = _resolve_blocks(trace, insns)
-    seq = _drop_aborted(trace.executed, blocks, insns)
+    seq = trace.executed
     if start is not None:
         first = next((i for i, k in enumerate(seq) if k[0] == start), None)
         if first is None:

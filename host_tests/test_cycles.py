@@ -129,18 +129,22 @@ def test_mnemonic_classes():
 
 
 def test_aborted_blocks_are_not_counted():
-    """Under -icount QEMU logs a block, exits before running it and logs it again."""
-    log = """----------------
+    """Under -icount QEMU logs a block, stops before running it (instruction budget refill) and
+    logs it again: only the "Stopped execution" line tells it from a one-block loop."""
+    head = """----------------
 IN: f
 0x00000010:  2001       movs     r0, #1
-0x00000012:  2102       movs     r1, #2
+0x00000012:  e7fd       b        #0x10
 
-Trace 0: 0x7f00 [00800408/00000010/00000110/ff020200] f
-Trace 0: 0x7f00 [00800408/00000010/00000110/ff020200] f
-""".splitlines()
-    insns = {0x10: Insn(0x10, 2, "movs", "r0, #1"), 0x12: Insn(0x12, 2, "movs", "r1, #2")}
-    est = fold(parse_log(log), insns, timing("cortex-m4"))
-    assert est.instructions == 2 and est.cycles == 2
+"""
+    run = "Trace 0: 0x7f00 [00800408/00000010/00000110/ff020200] f\n"
+    stop = "Stopped execution of TB chain before 0x7f00 [00000010] f\n"
+    insns = {0x10: Insn(0x10, 2, "movs", "r0, #1"), 0x12: Insn(0x12, 2, "b.n", "10 <f>")}
+    m4 = timing("cortex-m4")
+    aborted = fold(parse_log((head + run + stop + run).splitlines()), insns, m4)
+    assert aborted.instructions == 2
+    loop = fold(parse_log((head + run + run).splitlines()), insns, m4)
+    assert loop.instructions == 4 and loop.cycles == 2 * (1 + 3)  # MOVS 1, taken B 1 + P
 
 
 @needs_arm
