@@ -50,6 +50,16 @@
 #define TINYRNN_PACKED_DUP 0
 #endif
 
+/* SSAT/USAT exist on every Armv7-M/v8-M Mainline core, DSP extension or not (Cortex-M3). */
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+#define TINYRNN_HAS_SAT 1
+#elif !TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT) && defined(__arm__)
+#include <arm_acle.h>
+#define TINYRNN_HAS_SAT 1
+#else
+#define TINYRNN_HAS_SAT 0
+#endif
+
 /* Helium (MVE, Cortex-M55): the dot's groups of four input pairs in vector instructions. */
 #if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_MVE) && !defined(TINYRNN_DSP_INTRINSICS_HEADER) \
     && !defined(TINYRNN_NO_MVE)
@@ -92,7 +102,7 @@ typedef struct {
 } tinyrnn_lstm_packed_t;
 
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat16(int32_t x) {
-#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+#if TINYRNN_HAS_SAT
   return __ssat(x, 16);
 #else
   return x > 32767 ? 32767 : (x < -32768 ? -32768 : x);
@@ -100,7 +110,7 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat16(int32_t x) {
 }
 
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat8(int32_t x) {
-#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+#if TINYRNN_HAS_SAT
   return __ssat(x, 8);
 #else
   return x > 127 ? 127 : (x < -128 ? -128 : x);
@@ -146,7 +156,7 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) 
   }
   a = (uint32_t)(v < 0 ? -v : v);
   if (left >= 0) { /* otherwise |v| <= 3 * 32768 / 2 < 65535 already */
-#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+#if TINYRNN_HAS_SAT
     a = (uint32_t)__usat((int32_t)a, 16);
 #else
     a = a < 65535u ? a : 65535u;
