@@ -175,3 +175,11 @@ def test_traced_inference_equals_device_count(tmp_path, env, core):
         assert est["by_mnemonic"]["smlad"]["cycles"] == est["by_mnemonic"]["smlad"]["instructions"]
     if core == "cortex-m55":
         assert est["by_mnemonic"]["vmlava"]["instructions"] > 0
+
+
+def test_cycles_cli_refuses_a_board_without_qemu(tmp_path, capsys):
+    from deploy.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["device", "cycles", "--env", "esp32dev", "--model-dir", str(tmp_path)])
+    assert "no QEMU machine with a timing model" in str(exc.value.code)
