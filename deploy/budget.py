@@ -27,7 +27,8 @@ from tinyrnn.core.resources import budgets_file
 from tinyrnn.deploy.pio_bootstrap import build_root
 
 BUDGETS_FILE = budgets_file()
-METRICS: tuple[str, ...] = ("flash_bytes", "ram_bytes", "model_bytes", "instructions_per_inference")
+METRICS: tuple[str, ...] = ("flash_bytes", "ram_bytes", "model_bytes", "instructions_per_inference",
+                            "cycles_estimated_per_inference")
 DEFAULT_THRESHOLD_PERCENT = 2.0
 MEASURE_WINDOWS = 3
 # Part of the generated-model cache key: a new TF can convert the same Keras model differently.
@@ -153,6 +154,10 @@ class Measurement:
     counts_repeat: bool
     arena_bytes: int
     state_bytes: int
+    # QEMU trace of one inference x the board core's timing model (deploy/cycles.py)
+    cycles_estimated_per_inference: int = 0
+    cycles_estimated_per_mac: float = 0.0
+    timing_model: str = ""
 
     def metric(self, name: str) -> int:
         return int(getattr(self, name))
@@ -175,12 +180,21 @@ def measure(spec: ModelSpec, model_c: Path, env: str) -> Measurement:
         info = dev.identify()
         results = [dev.classify(w, 2) for w in windows]
     count = max(r.count_max for r in results)
+    from tinyrnn.deploy.cycles import estimate_inference
+    from tinyrnn.deploy.timing import BOARD_CORE
+
+    core = BOARD_CORE[env]
+    cycles = estimate_inference(fw.elf, qemu_machine(env), windows[0].tobytes(), [core])
+    est = cycles["estimates"][core]["cycles_estimated"]
     return Measurement(
         model=spec.name, env=env, flash_bytes=mem.flash, ram_bytes=mem.ram,
         model_bytes=params.total, instructions_per_inference=count, macs=info.macs,
         instructions_per_mac=round(count / info.macs, 3) if info.macs else 0.0,
         counter=info.counter_unit, counts_repeat=all(r.count_min == r.count_max for r in results),
         arena_bytes=info.arena_bytes, state_bytes=info.state_bytes,
+        cycles_estimated_per_inference=est,
+        cycles_estimated_per_mac=round(est / info.macs, 3) if info.macs else 0.0,
+        timing_model=core,
     )
 
 
@@ -331,7 +345,8 @@ def write_baseline(path: Path, measurements: list[Measurement], threshold_percen
     doc = {
         "about": "Measured by `tinyrnn budget --update-baseline`; `tinyrnn budget` fails when a "
                  "figure grows more than threshold_percent over these. Instructions are emulated "
-                 "(QEMU -icount shift=0).",
+                 "(QEMU -icount shift=0); cycles are estimated (QEMU trace x the core's timing model, "
+                 "docs/cycle-model.md).",
         "threshold_percent": threshold_percent,
         "entries": dict(sorted(old.items())),
     }
@@ -392,13 +407,16 @@ def format_table(result: BudgetResult) -> str:
             ref = b.get(metric)
             change = f"{_pct(v, ref):+.1f}%" if ref else ""
             status = bad.get((m.env, m.model, metric), "ok")
-            label = metric.replace("instructions_per_inference", "instructions/inference (emu)")
+            label = metric.replace("instructions_per_inference", "instructions/inference (emu)"
+                                   ).replace("cycles_estimated_per_inference", "cycles/inference (est)")
             lines.append(f"{m.env:<12} {m.model:<16} {label:<27} {v:>11,} "
                          f"{(f'{int(lim):,}' if lim is not None else '-'):>11} "
                          f"{(f'{int(ref):,}' if ref is not None else '-'):>11} {change:>8}  "
                          f"{status}")
         lines.append(f"{'':<12} {'':<16} {'instructions/MAC (emu)':<27} "
                      f"{m.instructions_per_mac:>11}")
+        lines.append(f"{'':<12} {'':<16} {'cycles/MAC (est)':<27} "
+                     f"{m.cycles_estimated_per_mac:>11}  {m.timing_model} timing model")
     return "\n".join(lines)
 
 

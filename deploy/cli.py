@@ -84,6 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the JSON result, not a table")
     p.set_defaults(func=_strict(_cmd_eval))
 
+    from tinyrnn.deploy.cycles import register as register_cycles
+
+    register_cycles(dev_sub)
+
     from tinyrnn.deploy.budget import register as register_budget
 
     register_budget(subparsers)

@@ -58,6 +58,9 @@ def test_normal_model_is_within_budget(normal) -> None:
     assert m.env == ENV and m.model == MODEL and m.counts_repeat
     assert m.macs == 100 * 4 * 32 * (32 + 6) + 32 * 7
     assert 0 < m.model_bytes < m.flash_bytes and m.instructions_per_inference > m.macs / 4
+    # SMLAD is one cycle but loads, LDM and taken branches are more: cycles > instructions
+    assert m.timing_model == "cortex-m4"
+    assert m.instructions_per_inference < m.cycles_estimated_per_inference < 3 * m.macs
     assert json.loads((tmp / "results.json").read_text())["passed"] is True
 
 
@@ -102,7 +105,8 @@ def test_growth_threshold_boundary() -> None:
         return Measurement(MODEL, ENV, flash, 1, 1, 1, 1, 1.0, "instructions_emulated", True, 0, 0)
 
     base = {f"{ENV}/{MODEL}": {"flash_bytes": 5000, "ram_bytes": 1, "model_bytes": 1,
-                               "instructions_per_inference": 1}}
+                               "instructions_per_inference": 1,
+                               "cycles_estimated_per_inference": 0}}
     assert not check([m(5100)], budgets, base, 2.0)           # +2.0%: allowed
     assert [f.kind for f in check([m(5101)], budgets, base, 2.0)] == ["growth"]
     assert [f.kind for f in check([m(10_001)], budgets, None, 2.0)] == ["over_budget"]

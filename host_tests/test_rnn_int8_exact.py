@@ -39,6 +39,11 @@ SHAPES = {
     "rnn_t128_c6_u32_sat": ("rnn", False, 128, 6, 32, 7, 1, 5.0),
     "rnn_t16_c16_u96": ("rnn", False, 16, 16, 96, 12, 1, 1.0),
     "rnn_t24_c4_u10_l2": ("rnn", False, 24, 4, 10, 5, 2, 2.0),
+    # units that are not a multiple of the packed kernels' block of 4 (padded rows)
+    "gru_t20_c6_u30": ("gru", True, 20, 6, 30, 7, 1, 1.0),
+    "gru_t12_c7_u50_sat": ("gru", True, 12, 7, 50, 5, 1, 4.0),
+    "rnn_t20_c6_u50": ("rnn", False, 20, 6, 50, 7, 1, 1.0),
+    "rnn_t15_c5_u21_l2": ("rnn", False, 15, 5, 21, 4, 2, 2.0),
 }
 
 
@@ -166,7 +171,22 @@ def test_sanitized_build_matches_reference(compiled, name, tmp_path):
     assert np.array_equal(got[:, -1], want)   # last step after reset
 
 
-@pytest.mark.parametrize("name", ["gru_t100_c6_u32", "gru0_t9_c16_u96", "rnn_t16_c16_u96"])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_packed_kernel_for_every_shape(compiled, name):
+    """The generic kernels are only the reference fallback: every layer of these shapes (any
+    number of units, both reset_after settings, stacked) is compiled for a packed kernel."""
+    plan, cdir = compiled[name]
+    code = (cdir / "tinyrnn_model.c").read_text()
+    packed = code.count("_packed_step(")
+    generic = code.count("tinyrnn_gru_step(") + code.count("tinyrnn_rnn_step(")
+    assert (packed, generic) == (len(plan.layers), 0)
+    if name.startswith("gru0"):
+        assert code.count("tinyrnn_gru_ra0_packed_step(") == len(plan.layers)
+
+
+@pytest.mark.parametrize("name", ["gru_t100_c6_u32", "gru0_t9_c16_u96", "rnn_t16_c16_u96",
+                                  "gru_t20_c6_u30", "rnn_t15_c5_u21_l2", "gru_t10_c3_u5",
+                                  "gru0_t100_c6_u32_sat", "gru0_t12_c4_u7"])
 def test_dsp_path_bit_exact_on_host(compiled, name, tmp_path):
     from test_aot_build import DSP_EMULATION
 
@@ -179,6 +199,18 @@ def test_dsp_path_bit_exact_on_host(compiled, name, tmp_path):
     want = run_windows(plan, wins)
     got = np.stack([model.invoke(w) for w in wins])
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["gru_t20_c6_u30", "rnn_t15_c5_u21_l2", "gru_t10_c3_u5",
+                                  "gru0_t12_c4_u7"])
+def test_scalar_path_bit_exact_on_host(compiled, name, tmp_path):
+    """The packed kernels' scalar loop (what Cortex-M0/M3 run) on padded-unit shapes, with the
+    Cortex-M0's rounded high product from 16-bit pieces (TINYRNN_MULHR16)."""
+    plan, cdir = compiled[name]
+    model = HostModel(cdir, tmp_path / "scalar", opt="-O1",
+                      cflags=["-DTINYRNN_PACKED_SCALAR", "-DTINYRNN_MULHR16"])
+    wins = windows(plan.steps, plan.channels, 30, seed=9)
+    assert np.array_equal(np.stack([model.invoke(w) for w in wins]), run_windows(plan, wins))
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="no Arm tool chain")

@@ -106,12 +106,16 @@ def device_section(root: Path) -> list[str]:
             f"{budget.get('threshold_percent')}% over the stored baseline.",
             "",
             "| model | board | flash B | RAM B | model bytes | instructions (emulated) / inference "
-            "| instructions / MAC |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "| instructions / MAC | cycles (estimated) / MAC | timing model |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|",
         ]
         for m in budget["measurements"]:
             out.append(f"| {m['model']} | {m['env']} | {_n(m['flash_bytes'])} | {_n(m['ram_bytes'])} "
                        f"| {_n(m['model_bytes'])} | {_n(m['instructions_per_inference'])} "
-                       f"| {_n(m['instructions_per_mac'])} |")
+                       f"| {_n(m['instructions_per_mac'])} "
+                       f"| {_n(m.get('cycles_estimated_per_mac', ''))} "
+                       f"| {m.get('timing_model', '')} |")
+        out += ["", "Cycles are estimated: QEMU's executed instruction stream folded with the "
+                "core's timing model (docs/cycle-model.md), not measured."]
         out.append("")
     return out

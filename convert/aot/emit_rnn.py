@@ -50,9 +50,9 @@ def _rq_ok(bound: int, shift: int) -> bool:
 
 def _packed_ok(la: RecurrentLayer) -> bool:
     """Range conditions of tinyrnn_{gru,rnn}_packed.h; False -> the generic kernel."""
-    if la.units % 4 or la.units > 252 or la.input_size > 254:
+    if _units4(la.units) > 252 or la.input_size > 254:
         return False
-    if la.cell == "gru" and (not la.reset_after or la.state_bits != 16):
+    if la.cell == "gru" and la.state_bits != 16:
         return False
     for g in range(la.gates):
         for w, b, shift in ((la.w_in[g], la.b_in[g], la.shift_in[g]),
@@ -63,6 +63,22 @@ def _packed_ok(la: RecurrentLayer) -> bool:
                 return False
     # mbqm of the int16 state / tanh output: |2v| <= 65536
     return (1 << 16) << max(la.shift_h8, 0) < 1 << 31 and -la.shift_h8 <= 31
+
+
+def _units4(units: int) -> int:
+    """Units of the block-of-four packed kernels: padded with zero rows (tinyrnn_units4)."""
+    return -(-units // 4) * 4
+
+
+def _state_units(la: RecurrentLayer, packed: bool) -> int:
+    """Length of the layer's state arrays: the packed kernels write the padded units too."""
+    return _units4(la.units) if packed else la.units
+
+
+def _pad_rows(a: np.ndarray, units: int) -> np.ndarray:
+    """[gates][units][...] -> [gates][units4][...] with zero rows (weights, biases)."""
+    pad = [(0, 0), (0, _units4(units) - units)] + [(0, 0)] * (a.ndim - 2)
+    return np.pad(a, pad)
 
 
 def _quads(ws: list[np.ndarray], bs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -80,22 +96,40 @@ def _pack_layer(la: RecurrentLayer) -> tuple[np.ndarray, np.ndarray] | None:
     """(int16 weight stream, int32 start values) of the packed kernel, per block of 4 units."""
     if not _packed_ok(la):
         return None
-    calls = []
-    if la.cell == "gru":
-        z, r, h = 0, 1, 2
-        rows = [[(z, 0), (r, 0), (z, 1), (r, 1)], [(z, 2), (r, 2), (z, 3), (r, 3)],
-                [(h, 0), (h, 1), (h, 2), (h, 3)]]
+    z, r, h = 0, 1, 2
+    if la.cell == "gru" and la.reset_after:
+        passes = [[[(z, 0), (r, 0), (z, 1), (r, 1)], [(z, 2), (r, 2), (z, 3), (r, 3)],
+                   [(h, 0), (h, 1), (h, 2), (h, 3)]]]
+    elif la.cell == "gru":  # tinyrnn_gru_ra0_packed.h: every r block, then every z/h block
+        passes = [[[(r, k) for k in range(4)]], [[(z, k) for k in range(4)],
+                                                 [(h, k) for k in range(4)]]]
     else:
-        rows = [[(0, 0), (0, 1), (0, 2), (0, 3)]]
-    for quad in rows:
-        for w, b in ((la.w_in, la.b_in), (la.w_rec, la.b_rec)):
-            got = _quads([w[g][k::4] for g, k in quad], [b[g][k::4] for g, k in quad])
-            if got is None:
-                return None
-            calls.append(got)
-    w = np.concatenate([c[0] for c in calls], axis=1)
-    b = np.concatenate([c[1] for c in calls], axis=1)
-    return w, b
+        passes = [[[(0, k) for k in range(4)]]]
+    # Zero rows for the padding units; the recurrent columns stay the real units.
+    sides = [(_pad_rows(la.w_in, la.units), _pad_rows(la.b_in, la.units)),
+             (_pad_rows(la.w_rec, la.units), _pad_rows(la.b_rec, la.units))]
+    ws: list[np.ndarray] = []
+    bs: list[np.ndarray] = []
+    for rows in passes:
+        calls = []
+        for quad in rows:
+            for w, b in sides:
+                got = _quads([w[g][k::4] for g, k in quad], [b[g][k::4] for g, k in quad])
+                if got is None:
+                    return None
+                calls.append(got)
+        # block-major within a pass
+        ws.append(np.concatenate([c[0] for c in calls], axis=1).reshape(-1))
+        bs.append(np.concatenate([c[1] for c in calls], axis=1).reshape(-1))
+    return np.concatenate(ws)[None, :], np.concatenate(bs)[None, :]
+
+
+def _packed_scratch(la: RecurrentLayer) -> int:
+    """Bytes of the packed kernel's scratch: int16 pairs of x and h8 (stored twice over for the
+    portable path); the reset_after=0 GRU adds the pairs of rh8 and rh8 itself."""
+    if la.cell == "gru" and not la.reset_after:
+        return 8 * (_pairs(la.input_size) + 2 * _pairs(la.units)) + _units4(la.units)
+    return 8 * (_pairs(la.input_size) + _pairs(la.units))
 
 
 def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[float],
@@ -110,7 +144,7 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     packed = [_pack_layer(la) for la in layers]
     packed_cells = {la.cell for p, la in zip(packed, layers, strict=True) if p is not None}
     # packed kernels: int16 input pairs (stored twice over for the portable path)
-    buffers = [Buffer(f"rec{i}", 8 * (_pairs(la.input_size) + _pairs(la.units)), i, i)
+    buffers = [Buffer(f"rec{i}", _packed_scratch(la), i, i)
                if packed[i] is not None else Buffer(f"rec{i}", la.units, i, i)
                for i, la in enumerate(layers) if packed[i] is not None or _needs_scratch(la)]
     for k in range(len(plan.head) - 1):
@@ -118,7 +152,8 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
         size = op.out_size if isinstance(op, FcOp) else op.size
         buffers.append(Buffer(f"head{k}", size, L + k, L + k + 1))
     offsets, arena_bytes = plan_arena(buffers)
-    state_bytes = sum(3 * la.units if la.cell == "gru" else la.units for la in layers)
+    su = [_state_units(la, p is not None) for la, p in zip(layers, packed, strict=True)]
+    state_bytes = sum(3 * su[i] if la.cell == "gru" else su[i] for i, la in enumerate(layers))
     state_bytes = (state_bytes + 1) // 2 * 2 if any(la.cell == "gru" for la in layers) \
         else state_bytes
 
@@ -134,6 +169,10 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
              '#include "tinyrnn_rnn.h"\n'
              + ('#include "tinyrnn_gru_packed.h"\n'
                 if "gru" in packed_cells
+                else '')
+             + ('#include "tinyrnn_gru_ra0_packed.h"\n'
+                if any(p is not None and la.cell == "gru" and not la.reset_after
+                       for p, la in zip(packed, layers, strict=True))
                 else '')
              + ('#include "tinyrnn_rnn_packed.h"\n'
                 if "rnn" in packed_cells
@@ -211,8 +250,8 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     c.append("/* Recurrent state (TINYRNN_MODEL_STATE_BYTES): GRU int16 states (Q0.15), then "
              "the int8 hidden vectors. */\n")
     c.append("static struct {\n")
-    c.extend(f"  int16_t s{i}[{la.units}];\n" for i, la in enumerate(layers) if la.cell == "gru")
-    c.extend(f"  int8_t h{i}[{la.units}];\n" for i, la in enumerate(layers))
+    c.extend(f"  int16_t s{i}[{su[i]}];\n" for i, la in enumerate(layers) if la.cell == "gru")
+    c.extend(f"  int8_t h{i}[{su[i]}];\n" for i, la in enumerate(layers))
     c.append("} s_state;\n")
     c.append("typedef char tinyrnn_model_check_state_[(sizeof(s_state) == "
              "TINYRNN_MODEL_STATE_BYTES) ? 1 : -1];\n\n")
@@ -229,7 +268,8 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     for i, la in enumerate(layers):
         scratch = f"ARENA({offsets[f'rec{i}']})" if f"rec{i}" in offsets else "0"
         if packed[i] is not None and la.cell == "gru":
-            c.append(f"  tinyrnn_gru_packed_step(&k_l{i}, {prev}, s_state.s{i}, s_state.h{i}, "
+            kernel = "tinyrnn_gru_packed_step" if la.reset_after else "tinyrnn_gru_ra0_packed_step"
+            c.append(f"  {kernel}(&k_l{i}, {prev}, s_state.s{i}, s_state.h{i}, "
                      f"{scratch});\n")
         elif packed[i] is not None:
             c.append(f"  tinyrnn_rnn_packed_step(&k_l{i}, {prev}, s_state.h{i}, {scratch});\n")

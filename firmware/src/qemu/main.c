@@ -1,5 +1,6 @@
-/* Bare-metal entry for the QEMU boards; the Arduino boards use setup()/loop() instead. */
-#if defined(TINYRNN_PLATFORM_QEMU)
+/* Bare-metal entry for the QEMU boards and the real-chip ports (src/<chip>/); the Arduino boards
+ * use setup()/loop() instead. */
+#if defined(TINYRNN_PLATFORM_QEMU) || defined(TINYRNN_PLATFORM_BAREMETAL)
 
 #include "../tinyrnn_harness.h"
 

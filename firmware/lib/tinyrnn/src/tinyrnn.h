@@ -11,7 +11,12 @@
  *   TINYRNN_PACKED_SCALAR  use the packed LSTM's scalar loop (as on Cortex-M0/M3) on a host.
  *
  * LSTM layers whose ranges allow it are compiled for tinyrnn_lstm_packed.h (gate-pair packed
- * weights, inline asm SMLAD dot, table activations); the others use tinyrnn_lstm_step().
+ * weights, table activations); GRU (either reset_after) and SimpleRNN layers of any number of
+ * units for tinyrnn_{gru,gru_ra0,rnn}_packed.h (rows padded to blocks of 4); the others use the
+ * generic reference kernels (tinyrnn_lstm_step() etc.). The packed dot product per core:
+ * SMLAD inline asm (DSP: Cortex-M4/M7/M33), Helium VMLADAVA (Cortex-M55, TINYRNN_NO_MVE turns
+ * it off), LDRSH/MLA inline asm (Thumb-2 without DSP: Cortex-M3), tinyrnn_dot_pairs_t1.S
+ * (Thumb-1: Cortex-M0/M0+), portable C elsewhere.
  *
  * Right shifts of negative values are arithmetic on every compiler this targets (GCC, Clang,
  * armcc); C99 leaves that implementation-defined, and TFLM relies on it in the same places.

@@ -11,11 +11,12 @@
  *   h8  = sat8(mbqm(h16, mult_h8, shift_h8))
  *
  * How it computes the same integers faster:
- * - Units go in blocks of four (the compiler picks this kernel only for units % 4 == 0). A
- *   block's twelve gate rows form three tinyrnn_dot_pairs calls per side, each on two int16
- *   pair-packed halfword streams (256*B + A): (z0, r0) (z1, r1), then (z2, r2) (z3, r3), then
- *   (h0, h1) (h2, h3). Weight stream per block: input A, recurrent A, input B, recurrent B,
- *   input C, recurrent C; biases {2bA0, 2bA0 + 512bB0, 2bA1, 2bA1 + 512bB1} in the same order.
+ * - Units go in blocks of four (any number of units: the compiler pads the rows to a multiple
+ *   of 4 with zeros, tinyrnn_units4; the recurrent operand stays the real units). A block's
+ *   twelve gate rows form three tinyrnn_dot_pairs calls per side, each on two int16 halfword
+ *   streams (256*B + A): (z0, r0) (z1, r1), then (z2, r2) (z3, r3), then (h0, h1) (h2, h3).
+ *   Weight stream per block: input A, recurrent A, input B, recurrent B, input C,
+ *   recurrent C; biases {2bA0, 2bA0 + 512bB0, 2bA1, 2bA1 + 512bB1} in the same order.
  * - x and h8(t-1) are widened to int16 pairs once per step (tinyrnn_pack2), so h16 and h8 are
  *   written in place, unit by unit.
  * - rq_in/rq_rec/mbqm(h16) are tinyrnn_rq2 on doubled values (the compiler checks the range
@@ -37,7 +38,7 @@ extern "C" {
 
 typedef struct {
   uint16_t input_size;
-  uint16_t units;     /* a multiple of 4 */
+  uint16_t units;     /* real units; weights and state cover tinyrnn_units4(units) */
   uint16_t in_pairs;  /* ceil(input_size / 2) */
   uint16_t rec_pairs; /* ceil(units / 2) */
   const int16_t *w;   /* per block of 4 units: 6 streams of [pairs][2][2] halfwords, aligned */
@@ -82,7 +83,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L
   TINYRNN_OUT_T *const xr = xi + (uint32_t)TINYRNN_PAIR_SLOTS * npi;
   const int16_t *w = L->w;
   const int32_t *b = L->b2;
-  int8_t *const h8_end = h8 + L->units;
+  int8_t *const h8_end = h8 + tinyrnn_units4(L->units);
   tinyrnn_pack2(x, L->input_size, xi);
   tinyrnn_pack2(h8, L->units, xr);
   for (; h8 != h8_end; h8 += 4, h16 += 4, b += 24) {
@@ -124,8 +125,8 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L
 
 TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_reset(const tinyrnn_gru_packed_t *L, int16_t *h16,
                                                     int8_t *h8) {
-  memset(h16, 0, (uint32_t)L->units * sizeof(int16_t));
-  memset(h8, 0, L->units);
+  memset(h16, 0, (uint32_t)tinyrnn_units4(L->units) * sizeof(int16_t));
+  memset(h8, 0, tinyrnn_units4(L->units));
 }
 
 #ifdef __cplusplus

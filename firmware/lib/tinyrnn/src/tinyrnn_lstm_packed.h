@@ -50,6 +50,25 @@
 #define TINYRNN_PACKED_DUP 0
 #endif
 
+/* SSAT/USAT exist on every Armv7-M/v8-M Mainline core, DSP extension or not (Cortex-M3). */
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+#define TINYRNN_HAS_SAT 1
+#elif !TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT) && defined(__arm__)
+#include <arm_acle.h>
+#define TINYRNN_HAS_SAT 1
+#else
+#define TINYRNN_HAS_SAT 0
+#endif
+
+/* Helium (MVE, Cortex-M55): the dot's groups of four input pairs in vector instructions. */
+#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_MVE) && !defined(TINYRNN_DSP_INTRINSICS_HEADER) \
+    && !defined(TINYRNN_NO_MVE)
+#include <arm_mve.h>
+#define TINYRNN_PACKED_MVE 1
+#else
+#define TINYRNN_PACKED_MVE 0
+#endif
+
 #if defined(__GNUC__)
 #define TINYRNN_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else
@@ -83,7 +102,7 @@ typedef struct {
 } tinyrnn_lstm_packed_t;
 
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat16(int32_t x) {
-#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+#if TINYRNN_HAS_SAT
   return __ssat(x, 16);
 #else
   return x > 32767 ? 32767 : (x < -32768 ? -32768 : x);
@@ -91,7 +110,7 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat16(int32_t x) {
 }
 
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat8(int32_t x) {
-#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+#if TINYRNN_HAS_SAT
   return __ssat(x, 8);
 #else
   return x > 127 ? 127 : (x < -128 ? -128 : x);
@@ -137,7 +156,7 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) 
   }
   a = (uint32_t)(v < 0 ? -v : v);
   if (left >= 0) { /* otherwise |v| <= 3 * 32768 / 2 < 65535 already */
-#if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SAT)
+#if TINYRNN_HAS_SAT
     a = (uint32_t)__usat((int32_t)a, 16);
 #else
     a = a < 65535u ? a : 65535u;
@@ -168,6 +187,25 @@ TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pkhbt(int32_t lo, int32_t hi) {
 #else
 #define TINYRNN_PACKED_ASM 0
 #endif
+/* Thumb-1 cores (Cortex-M0/M0+): the scalar dot in tinyrnn_dot_pairs_t1.S, and the rounded
+ * high product from 16-bit pieces instead of a 64-bit multiply call. */
+#if !TINYRNN_PACKED_DSP && !TINYRNN_PACKED_DUP && defined(__GNUC__) && defined(__thumb__) && \
+    !defined(__thumb2__)
+#define TINYRNN_PACKED_T1ASM 1
+void tinyrnn_dot_pairs_t1(const int16_t *w, const int32_t *x, uint32_t np, int32_t acc[4]);
+#else
+#define TINYRNN_PACKED_T1ASM 0
+#endif
+#if defined(__thumb__) && !defined(__thumb2__) && !defined(TINYRNN_MULHR16)
+#define TINYRNN_MULHR16 1
+#endif
+/* Thumb-2 cores without DSP (Cortex-M3): the scalar dot in inline assembly. */
+#if !TINYRNN_PACKED_DSP && !TINYRNN_PACKED_DUP && defined(__GNUC__) && defined(__thumb2__) && \
+    defined(__OPTIMIZE__)
+#define TINYRNN_PACKED_T2ASM 1
+#else
+#define TINYRNN_PACKED_T2ASM 0
+#endif
 
 /* Rounded high product (t*m + 2^31) >> 32: SMMULR. */
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_mulhr(int32_t t, int32_t m) {
@@ -175,9 +213,27 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_mulhr(int32_t t, int32_t m) {
   int32_t r;
   __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(t), "r"(m));
   return r;
+#elif defined(TINYRNN_MULHR16)
+  /* Cores without a 32x32->64 multiply (Thumb-1: Cortex-M0/M0+): four 16x16 products, exact.
+   * t*m + 2^31 = 2^32 (hh + lh_hi + hl_hi) + 2^16 (lh_lo + hl_lo + 2^15 + (ll >> 16)) + ...,
+   * every partial sum inside 32 bits. */
+  const uint32_t tl = (uint32_t)t & 0xFFFFu, ml = (uint32_t)m & 0xFFFFu;
+  const int32_t th = t >> 16, mh = m >> 16;
+  const uint32_t ll = tl * ml;
+  const int32_t lh = th * (int32_t)ml;
+  const int32_t hl = (int32_t)tl * mh;
+  const uint32_t mid = ((uint32_t)lh & 0xFFFFu) + ((uint32_t)hl & 0xFFFFu) + 0x8000u + (ll >> 16);
+  return th * mh + (lh >> 16) + (hl >> 16) + (int32_t)(mid >> 16);
 #else
   return (int32_t)(((int64_t)t * m + (int64_t)0x80000000LL) >> 32);
 #endif
+}
+
+/* Units of a block-of-four kernel (GRU, RNN) rounded up to whole blocks: the compiler pads the
+ * weight rows with zeros and the state arrays to this length; the padded units compute values
+ * nobody reads (their recurrent columns do not exist), so results never change. */
+TINYRNN_ALWAYS_INLINE uint16_t tinyrnn_units4(uint16_t units) {
+  return (uint16_t)((units + 3u) & ~3u);
 }
 
 /* mbqm(a, m, s) given t2 = 2a with |t2| * 2^ls < 2^31; ls = max(s,0), rs = max(-s,0). */
@@ -224,9 +280,9 @@ TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pair2(int32_t lo, int32_t hi) {
 #define TINYRNN_OUT_T uint32_t
 #define TINYRNN_PAIR_SLOTS 1
 #elif !TINYRNN_PACKED_DUP
-#define TINYRNN_PUT(q, lo, hi) \
-  (out[2 * (q)] = (int16_t)(2 * (lo)), out[2 * (q) + 1] = (int16_t)(2 * (hi)))
-#define TINYRNN_OUT_T int16_t
+/* Scalar path (no DSP): int32 slots, so each input is one plain load (LDRD of a pair). */
+#define TINYRNN_PUT(q, lo, hi) (out[2 * (q)] = 2 * (lo), out[2 * (q) + 1] = 2 * (hi))
+#define TINYRNN_OUT_T int32_t
 #define TINYRNN_PAIR_SLOTS 2
 #else
 /* Portable path: every pair is stored twice (x[lo], x[hi], x[lo], x[hi]) so the dot product is
@@ -283,6 +339,25 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
 #if TINYRNN_PACKED_DSP
   int32_t a0 = init[0], ab0 = init[1], a1 = init[2], ab1 = init[3];
   const uint32_t *w = (const uint32_t *)(const void *)w16;
+#if TINYRNN_PACKED_MVE
+  /* Four input pairs (32 MACs) per step: VLD2 of 32-bit words splits the weight stream into the
+   * two gate pairs' halfwords (p = 256*B + A), which line up lane by lane with the input
+   * halfwords; VMLADAVA sums p*x, and VMOVLB.S8 (the low byte of each halfword, sign-extended)
+   * gives A for the A*x sums: the same sums modulo 2^32 as the SMLAD code below, which does
+   * the remaining np % 4 pairs. */
+  for (; np >= 4u; np = (uint16_t)(np - 4u)) {
+    const int32x4x2_t wv = vld2q_s32((const int32_t *)(const void *)w);
+    const int16x8_t xv = vldrhq_s16((const int16_t *)(const void *)x);
+    const int16x8_t p0 = vreinterpretq_s16_s32(wv.val[0]);
+    const int16x8_t p1 = vreinterpretq_s16_s32(wv.val[1]);
+    ab0 = vmladavaq_s16(ab0, p0, xv);
+    a0 = vmladavaq_s16(a0, vmovlbq_s8(vreinterpretq_s8_s16(p0)), xv);
+    ab1 = vmladavaq_s16(ab1, p1, xv);
+    a1 = vmladavaq_s16(a1, vmovlbq_s8(vreinterpretq_s8_s16(p1)), xv);
+    w += 8;
+    x += 4;
+  }
+#endif
 #if TINYRNN_PACKED_ASM
   /* Straight-line code (np is a constant once the model's descriptor is inlined). Per two
    * input pairs (16 MACs): LDRD of the inputs, LDM of four weight words, 4 SXTB16, 8 SMLAD. */
@@ -350,6 +425,71 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
   w16 = (const int16_t *)(const void *)w;
   *xp = x; /* the DSP layout is contiguous: this is where the next side's inputs start */
+#elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T2ASM
+  /* Thumb-2 without DSP (Cortex-M3): per input pair (8 MACs) one LDRD of the two int32
+   * inputs, then per weight halfword p: LDRSH, MLA p*x, SXTB (A = (int8)p), MLA A*x; a loop of
+   * two pairs (36 instructions per 16 MACs, small enough for the flash budget) and one odd
+   * pair: the same sums as the C loop below. */
+  int32_t a0 = init[0], a1 = init[2];
+  int32_t ab0 = init[1], ab1 = init[3];
+  {
+#define TINYRNN_T2_PAIR                              \
+  "ldrd %[xa], %[xb], [%[x]], #8\n\t"                \
+  "ldrsh %[h], [%[w]], #2\n\t"                      \
+  "mla %[ab0], %[h], %[xa], %[ab0]\n\t"             \
+  "sxtb %[h], %[h]\n\t"                             \
+  "mla %[a0], %[h], %[xa], %[a0]\n\t"               \
+  "ldrsh %[h], [%[w]], #2\n\t"                      \
+  "mla %[ab0], %[h], %[xb], %[ab0]\n\t"             \
+  "sxtb %[h], %[h]\n\t"                             \
+  "mla %[a0], %[h], %[xb], %[a0]\n\t"               \
+  "ldrsh %[h], [%[w]], #2\n\t"                      \
+  "mla %[ab1], %[h], %[xa], %[ab1]\n\t"             \
+  "sxtb %[h], %[h]\n\t"                             \
+  "mla %[a1], %[h], %[xa], %[a1]\n\t"               \
+  "ldrsh %[h], [%[w]], #2\n\t"                      \
+  "mla %[ab1], %[h], %[xb], %[ab1]\n\t"             \
+  "sxtb %[h], %[h]\n\t"                             \
+  "mla %[a1], %[h], %[xb], %[a1]\n\t"
+    int32_t xa, xb, hw;
+    uint32_t n2 = (uint32_t)np >> 1;
+    if (n2 > 0u) {
+      __asm__("1:\n\t" TINYRNN_T2_PAIR TINYRNN_T2_PAIR
+              "subs %[n], %[n], #1\n\t"
+              "bne 1b"
+              : [a0] "+r"(a0), [ab0] "+r"(ab0), [a1] "+r"(a1), [ab1] "+r"(ab1), [x] "+r"(x),
+                [w] "+r"(w16), [n] "+r"(n2), [xa] "=&r"(xa), [xb] "=&r"(xb), [h] "=&r"(hw)
+              :
+              : "cc", "memory");
+    }
+    if (np & 1u) {
+      __asm__(TINYRNN_T2_PAIR
+              : [a0] "+r"(a0), [ab0] "+r"(ab0), [a1] "+r"(a1), [ab1] "+r"(ab1), [x] "+r"(x),
+                [w] "+r"(w16), [xa] "=&r"(xa), [xb] "=&r"(xb), [h] "=&r"(hw)
+              :
+              : "memory");
+    }
+#undef TINYRNN_T2_PAIR
+  }
+  out[0] = a0;
+  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
+  out[2] = a1;
+  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
+  *xp = x;
+#elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T1ASM
+  /* Thumb-1 (Cortex-M0): the same sums in tinyrnn_dot_pairs_t1.S. */
+  int32_t acc[4];
+  acc[0] = init[0];
+  acc[1] = init[1];
+  acc[2] = init[2];
+  acc[3] = init[3];
+  tinyrnn_dot_pairs_t1(w16, x, np, acc);
+  out[0] = acc[0];
+  out[1] = (int32_t)((uint32_t)acc[1] - (uint32_t)acc[0]) >> 8;
+  out[2] = acc[2];
+  out[3] = (int32_t)((uint32_t)acc[3] - (uint32_t)acc[2]) >> 8;
+  *xp = x + 2u * np;
+  w16 += 4u * np;
 #elif !TINYRNN_PACKED_DUP
   /* Scalar: per halfword p = 256*B + A, p*x and A*x (A = (int8)p) accumulate; B as above. */
   int32_t a0 = init[0], a1 = init[2];

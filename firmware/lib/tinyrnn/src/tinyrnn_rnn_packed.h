@@ -7,13 +7,14 @@
  *   h8'[j] = sat8(mbqm(tanh16(sat16(rq_in(W_in[j] x + b_in[j]) + rq_rec(W_rec[j] h8)), -12),
  *                      mult_h8, shift_h8))
  *
- * How it computes the same integers faster: units go in blocks of four (the compiler picks this
- * kernel only for units % 4 == 0); the rows of units (0, 1) and (2, 3) of a block are packed as
- * int16 halfwords 256*B + A, so one tinyrnn_dot_pairs call per side serves the block (input
- * stream then recurrent stream per block, biases {2b0, 2b0 + 512b1, 2b2, 2b2 + 512b3} and zero
- * for the recurrent side). x and h8(t-1) are widened to int16 pairs first, so h8 is written in
- * place (no h' copy). Requantizations are tinyrnn_rq2 on doubled values under the range
- * conditions the compiler checks (as for the packed LSTM).
+ * How it computes the same integers faster: units go in blocks of four (any number of units: the
+ * compiler pads the rows to a multiple of 4 with zeros, tinyrnn_units4); the rows of units
+ * (0, 1) and (2, 3) of a block are packed as int16 halfwords 256*B + A, so one
+ * tinyrnn_dot_pairs call per side serves the block (input stream then recurrent stream per
+ * block, biases {2b0, 2b0 + 512b1, 2b2, 2b2 + 512b3} and zero for the recurrent side). x and
+ * h8(t-1) are widened to int16 pairs first, so h8 is written in place (no h' copy).
+ * Requantizations are tinyrnn_rq2 on doubled values under the range conditions the compiler
+ * checks (as for the packed LSTM).
  */
 #ifndef TINYRNN_RNN_PACKED_H
 #define TINYRNN_RNN_PACKED_H
@@ -29,7 +30,7 @@ extern "C" {
 
 typedef struct {
   uint16_t input_size;
-  uint16_t units;     /* a multiple of 4 */
+  uint16_t units;     /* real units; weights and state cover tinyrnn_units4(units) */
   uint16_t in_pairs;  /* ceil(input_size / 2) */
   uint16_t rec_pairs; /* ceil(units / 2) */
   const int16_t *w;   /* per block of 4 units: input then recurrent [pairs][2][2], aligned */
@@ -58,7 +59,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step(const tinyrnn_rnn_packed_t *L
   TINYRNN_OUT_T *const xr = xi + (uint32_t)TINYRNN_PAIR_SLOTS * npi;
   const int16_t *w = L->w;
   const int32_t *b = L->b2;
-  int8_t *const h_end = h + L->units;
+  int8_t *const h_end = h + tinyrnn_units4(L->units);
   tinyrnn_pack2(x, L->input_size, xi);
   tinyrnn_pack2(h, L->units, xr);
   for (; h != h_end; h += 4, b += 8) {
@@ -76,7 +77,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step(const tinyrnn_rnn_packed_t *L
 }
 
 TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_reset(const tinyrnn_rnn_packed_t *L, int8_t *h) {
-  memset(h, 0, L->units);
+  memset(h, 0, tinyrnn_units4(L->units));
 }
 
 #ifdef __cplusplus

@@ -33,6 +33,18 @@ machine_flags = ["-mcpu=%s" % cpu, "-mthumb", "-mfloat-abi=%s" % float_abi]
 if fpu:
     machine_flags.append("-mfpu=%s" % fpu)
 
+# Boards with build.port are real chips (src/<port>/, same ELF on the board and in QEMU); the
+# others are the QEMU-only FPGA boards of src/qemu/.
+chip_port = board.get("build.port", "")
+if chip_port:
+    port_defines = [
+        "TINYRNN_PLATFORM_BAREMETAL",
+        "TINYRNN_PORT_%s" % chip_port.upper(),
+        ("TINYRNN_BOARD_NAME", env.StringifyMacro(env.subst("$BOARD"))),
+    ]
+else:
+    port_defines = ["TINYRNN_PLATFORM_QEMU"]
+
 env.Replace(
     AR="arm-none-eabi-gcc-ar",
     AS="arm-none-eabi-as",
@@ -68,7 +80,7 @@ env.Append(
     ],
     CFLAGS=["-std=c99"],
     CXXFLAGS=["-std=gnu++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics"],
-    CPPDEFINES=[("F_CPU", board.get("build.f_cpu")), "TINYRNN_PLATFORM_QEMU"],
+    CPPDEFINES=[("F_CPU", board.get("build.f_cpu"))] + port_defines,
     LINKFLAGS=machine_flags
     + [
         "-Os",
@@ -88,6 +100,12 @@ env.Append(
             ),
             suffix=".bin",
         ),
+        ElfToHex=Builder(
+            action=env.VerboseAction(
+                "$OBJCOPY -O ihex $SOURCES $TARGET", "Building $TARGET"
+            ),
+            suffix=".hex",
+        ),
     ),
 )
 
@@ -102,10 +120,13 @@ env.BuildSources(
 )
 
 target_elf = env.BuildProgram()
+# Flash images next to the ELF: .bin (raw, from the lowest load address) for pyocd and ST tools,
+# .hex (Intel HEX, carries its addresses) for pyocd and DAPLink drag-and-drop.
 target_bin = env.ElfToBin(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
+target_hex = env.ElfToHex(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
 env.Depends(target_bin, "checkprogsize")
-AlwaysBuild(env.Alias("nobuild", target_bin))
-Default([env.Alias("buildprog", target_bin)])
+AlwaysBuild(env.Alias("nobuild", [target_bin, target_hex]))
+Default([env.Alias("buildprog", [target_bin, target_hex])])
 
 target_size = env.Alias(
     "size", target_elf, env.VerboseAction("$SIZEPRINTCMD", "Calculating size $SOURCE")

@@ -1,0 +1,95 @@
+"""The packed GRU/RNN kernels on shapes the block-of-four kernels once refused (units not a
+multiple of 4, GRU reset_after=False, stacked layers), run in QEMU on a DSP core (Cortex-M4,
+SMLAD path), a Thumb-2 core without DSP (Cortex-M3, inline-asm scalar dot), a Thumb-1 core
+(Cortex-M0 on micro:bit, tinyrnn_dot_pairs_t1.S) and the Cortex-M55: every output byte equals
+the numpy reference (convert/rnn_reference.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_rnn_int8_exact import SHAPES, random_float_model, windows
+
+from tinyrnn.convert.aot import compile_model
+from tinyrnn.convert.aot.graph import read_tflite
+from tinyrnn.convert.aot.plan import lower
+from tinyrnn.convert.rnn_quant import quantize_float_model
+from tinyrnn.convert.rnn_reference import run_windows
+from tinyrnn.convert.rnn_tflite import to_tflite
+
+pytestmark = [
+    pytest.mark.device,
+    pytest.mark.skipif(
+        shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+        reason="needs arm-none-eabi-gcc and qemu-system-arm",
+    ),
+]
+
+NAMES = ["gru0_t100_c6_u32_sat", "gru_t20_c6_u30", "rnn_t15_c5_u21_l2"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, tuple]:
+    root = tmp_path_factory.mktemp("packed_shapes")
+    out = {}
+    for name in NAMES:
+        spec = SHAPES[name]
+        calib = np.random.default_rng(1).normal(0, 1, (32, spec[2], spec[3])).astype(np.float32)
+        path = root / f"{name}.tflite"
+        path.write_bytes(to_tflite(quantize_float_model(random_float_model(spec), calib,
+                                                        name=name)))
+        compile_model(path, root / name, name=name)
+        out[name] = (lower(read_tflite(path)), root / name)
+    return out
+
+
+def _board(env: str, elf: Path):
+    """The emulated board directly (any board JSON with a QEMU machine, also the chip ports)."""
+    from tinyrnn.deploy.firmware import qemu_machine
+    from tinyrnn.deploy.link import QemuBoard
+
+    return QemuBoard(elf, qemu_machine(env), timeout=120)
+
+
+@pytest.mark.parametrize("env", ["mps2-an386", "lm3s6965evb", "microbit", "mps3-an547"])
+def test_packed_shapes_on_device(models, env, tmp_path):
+    from tinyrnn.deploy.firmware import build
+
+    for name in NAMES:
+        plan, cdir = models[name]
+        assert "_packed_step(" in (Path(cdir) / "tinyrnn_model.c").read_text()
+        wins = windows(plan.steps, plan.channels, 3, seed=11)
+        want = run_windows(plan, wins)
+        fw = build(env, cdir, build_dir=tmp_path / name)
+        with _board(env, fw.elf) as dev:
+            for i, w in enumerate(wins):
+                got = dev.classify(w).output
+                assert got == want[i].tolist(), f"{name} on {env}, window {i}"
+
+
+@pytest.mark.parametrize("env", ["lm3s6965evb", "microbit", "mps3-an547"])
+def test_packed_lstm_scalar_path_on_device(env, tmp_path):
+    """The packed LSTM on cores without DSP (Thumb-2 and Thumb-1 scalar dots) and with Helium
+    (MVE dot) equals tflite-micro."""
+    from aot_zoo import ZOO, ensure_models
+    from test_aot_exact import tflm_outputs
+    from test_aot_exact import windows as lstm_windows
+
+    from tinyrnn.deploy.firmware import build
+
+    names = ["t20_c6_u32_sat", "t12_c4_u6_l2"]
+    paths = ensure_models({n: ZOO[n] for n in names})
+    for name in names:
+        cdir = tmp_path / name
+        compile_model(paths[name], cdir, name=name)
+        plan = lower(read_tflite(paths[name]))
+        wins = lstm_windows(plan.steps, plan.channels, n_random=2)
+        want = tflm_outputs(paths[name], wins)
+        fw = build(env, cdir, build_dir=tmp_path / f"fw-{name}")
+        with _board(env, fw.elf) as dev:
+            for i, w in enumerate(wins):
+                got = dev.classify(w).output
+                assert got == want[i].tolist(), f"{name} on {env}, window {i}"
