@@ -82,6 +82,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the JSON result, not a table")
     p.set_defaults(func=_strict(_cmd_eval))
 
+    from deploy.flash_cli import register as register_flash
+
+    register_flash(dev_sub, _strict)
+
     from deploy.budget import register as register_budget
 
     register_budget(subparsers)
