@@ -159,3 +159,31 @@ def test_cli_flash_exits_1_with_one_line(tmp_path: Path, monkeypatch: pytest.Mon
 def test_missing_serial_port_is_a_clear_error() -> None:
     with pytest.raises(DeviceGone, match="cannot open /dev/ttyNOSUCH0"):
         open_serial("/dev/ttyNOSUCH0")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env", CHIPS)
+def test_trained_model_on_each_chip_equals_host_build(env: str, tiny_build: Path) -> None:
+    """A trained LSTM's test windows on the chip's QEMU machine, window by window against the
+    host build of the same generated C; nothing is written to the model folder."""
+    from deploy.device_eval import ensure_compiled, run_device_step
+
+    model = next(d for d in sorted((tiny_build / "models").iterdir()) if "lstm" in d.name)
+    ensure_compiled(model)
+    r = run_device_step(model, env, limit=12, recheck=2, progress=False, write=False)
+    assert r["board"] == env and r["windows"] == 12
+    assert r["windows_outputs_differ"] == 0 and r["accuracy"] == r["host_accuracy"]
+    assert r["parameter_bytes_match_card"]
+    assert r["counts_identical_over_two_runs"] is True
+    assert not (model / f"device-{env}.json").exists()
+
+
+@pytest.mark.slow
+def test_eval_on_a_missing_port_writes_no_results(tiny_build: Path) -> None:
+    from deploy.device_eval import ensure_compiled, run_device_step
+
+    model = next(d for d in sorted((tiny_build / "models").iterdir()) if "lstm" in d.name)
+    ensure_compiled(model)
+    with pytest.raises(DeviceGone, match="cannot open /dev/ttyNOSUCH0"):
+        run_device_step(model, "microbit", port="/dev/ttyNOSUCH0", limit=2, progress=False)
+    assert not (model / "device-microbit.json").exists()
