@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -186,4 +187,39 @@ def test_eval_on_a_missing_port_writes_no_results(tiny_build: Path) -> None:
     ensure_compiled(model)
     with pytest.raises(DeviceGone, match="cannot open /dev/ttyNOSUCH0"):
         run_device_step(model, "microbit", port="/dev/ttyNOSUCH0", limit=2, progress=False)
+    assert not (model / "device-microbit.json").exists()
+
+
+@pytest.mark.slow
+def test_eval_against_a_board_running_another_firmware_writes_no_results(tiny_build: Path) -> None:
+    """A "real board" on a serial port (QEMU's UART as a TCP port, opened like /dev/ttyACM0) that
+    runs the protocol fixture instead of the model: a clear error and no results file."""
+    import socket
+    import subprocess
+
+    from deploy.device_eval import DeviceEvalError, ensure_compiled, run_device_step
+
+    model = next(d for d in sorted((tiny_build / "models").iterdir()) if "lstm" in d.name)
+    ensure_compiled(model)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    qemu = subprocess.Popen(
+        ["qemu-system-arm", "-M", "microbit", "-nographic", "-monitor", "none", "-semihosting",
+         "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off", "-kernel",
+         str(fixture_build("microbit").elf)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        with pytest.raises(DeviceEvalError, match=r"runs model 'protocol-fixture'.*device flash"):
+            run_device_step(model, "microbit", port=f"socket://127.0.0.1:{port}", limit=2,
+                            progress=False)
+    finally:
+        qemu.kill()
+        qemu.wait(timeout=5)
     assert not (model / "device-microbit.json").exists()
