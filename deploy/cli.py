@@ -84,9 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the JSON result, not a table")
     p.set_defaults(func=_strict(_cmd_eval))
 
-    from tinyrnn.deploy.cycles import register as register_cycles
+    from tinyrnn.deploy.flash_cli import register as register_flash
 
-    register_cycles(dev_sub)
+    register_flash(dev_sub, _strict)
 
     from tinyrnn.deploy.budget import register as register_budget
 

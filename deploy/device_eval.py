@@ -389,7 +389,8 @@ def _check_identity(info: DeviceInfo, summary: dict, env: str) -> None:
     if info.model != summary.get("name"):
         raise DeviceEvalError(
             f"the board on {env} runs model {info.model!r}, not {summary.get('name')!r}: flash it "
-            f"with `tinyrnn device info --env {env} --port PORT --flash --model-dir ...`"
+            f"with `tinyrnn device flash --env {env} --model-dir <model>/tinyrnn` (Arduino-core "
+            f"boards: `tinyrnn device info --env {env} --port PORT --flash --model-dir ...`)"
         )
     if info.input_size != int(summary["steps"]) * int(summary["channels"]):
         raise DeviceEvalError(f"device input size {info.input_size} does not match the model's "

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinyrnn.deploy.boards import board, emulated_envs, flashable_envs
 from tinyrnn.deploy.pio_bootstrap import FIRMWARE_DIR, bootstrap, build_root
 
-QEMU_ENVS: tuple[str, ...] = ("mps2-an386", "mps2-an500", "mps2-an505", "lm3s6965evb")
+# Derived from platformio.ini and the board JSONs (deploy/boards.py), never listed here.
+QEMU_ENVS: tuple[str, ...] = emulated_envs()
 DEFAULT_ENV = "mps2-an386"
-REAL_BOARD_ENVS: tuple[str, ...] = ("nano33ble", "esp32dev", "pico", "nucleo_f767zi")
+REAL_BOARD_ENVS: tuple[str, ...] = flashable_envs()
 FIXTURE_MODEL_DIR = FIRMWARE_DIR / "test" / "fixture_model"
-QEMU_BOARDS_DIR = FIRMWARE_DIR / "platforms" / "tinyrnn-qemu" / "boards"
 
 # Sections the linker places in flash and in RAM (see the platform's cortexm_sections.ld).
 FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.extab", ".ARM.exidx", ".init_array",
@@ -57,8 +57,10 @@ def is_qemu_env(env: str) -> bool:
 
 
 def qemu_machine(env: str) -> str:
-    board = json.loads((QEMU_BOARDS_DIR / f"{env}.json").read_text(encoding="utf-8"))
-    return str(board["qemu"]["machine"])
+    machine = board(env).qemu_machine
+    if machine is None:
+        raise ValueError(f"{env} does not run in QEMU (its board JSON names no qemu.machine)")
+    return machine
 
 
 def _slug(model_dir: Path) -> str:
@@ -154,7 +156,8 @@ def memory_usage(elf: Path) -> MemoryUsage:
 
 
 def upload(env: str, port: str, model_dir: Path | None = None, timeout: float = 900.0) -> None:
-    """Flash a real board with ``pio run -t upload`` (needs the board's registry packages)."""
+    """Flash an Arduino-core board with ``pio run -t upload`` (needs the board's registry
+    packages); the bare-metal chips go through deploy/flash.py (see deploy/session.py)."""
     if is_qemu_env(env):
         raise ValueError(f"{env} is emulated: start it with tinyrnn.deploy.link.QemuBoard, not upload")
     model = (model_dir or FIXTURE_MODEL_DIR).resolve()
@@ -172,8 +175,9 @@ def upload(env: str, port: str, model_dir: Path | None = None, timeout: float = 
 
 
 def env_exists(env: str) -> bool:
-    text = (FIRMWARE_DIR / "platformio.ini").read_text(encoding="utf-8")
-    return f"[env:{env}]" in text
+    from tinyrnn.deploy.boards import all_boards
+
+    return env in all_boards()
 
 
 __all__ = [

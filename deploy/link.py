@@ -423,11 +423,13 @@ class Device:
 def open_serial(port: str, baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT) -> Device:
     """A real board on a serial port; syncs with ping, since its boot banner is usually missed."""
     try:
-        ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0.25)
+        # exclusive: a port another program holds (a terminal, a second run) is "busy", not shared.
+        extra = {} if "://" in port else {"exclusive": True}
+        ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0.25, **extra)
     except serial.SerialException as exc:
         raise DeviceGone(
-            f"cannot open {port}: {exc}. Is the board plugged in, and may you use the port "
-            f"(group dialout)?"
+            f"cannot open {port}: {exc}. Is the board plugged in, is no other program using the "
+            f"port, and may you use it (group dialout)?"
         ) from exc
     dev = Device(LineTransport(ser, port), timeout)
     # Opening a port resets some boards (ESP32 via DTR/RTS): give the banner time to pass.

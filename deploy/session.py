@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyrnn.deploy.boards import board
 from tinyrnn.deploy.firmware import DEFAULT_ENV, FirmwareBuild, build, is_qemu_env, qemu_machine, upload
+from tinyrnn.deploy.flash import flash as flash_board
 from tinyrnn.deploy.link import DEFAULT_TIMEOUT, Device, QemuBoard, open_serial
 
 
@@ -34,7 +36,9 @@ def open_device(
     ``flash`` it is uploaded first. Without a port, ``env`` must be a QEMU board: the firmware is
     built for ``model_dir`` (unless ``elf`` is given) and started in the emulator."""
     if port is not None:
-        if flash:
+        if flash and board(env).real_chip:
+            flash_board(env, model_dir)
+        elif flash:
             upload(env, port, model_dir)
         dev = open_serial(port, timeout=timeout)
         try:

@@ -29,7 +29,7 @@ def _fail(message):
     env.Exit(1)  # noqa: F821
 
 
-backend = _option("custom_backend", "tinyrnn")
+backend = os.environ.get("TINYRNN_BACKEND") or _option("custom_backend", "tinyrnn")
 model_dir = _resolve(os.environ.get("TINYRNN_MODEL_DIR") or _option("custom_model_dir", "test/fixture_model"))
 required = {"tinyrnn": "tinyrnn_model.h", "tflm": "model_data.h"}
 if backend not in required:

@@ -1,6 +1,7 @@
 /* Porting layer: the only board-specific code the harness calls (in the spirit of MLPerf Tiny's
  * th_* / ee_* split). One implementation per board family:
  *   qemu/tinyrnn_port_qemu.c       mps2-an386/an500/an505 (CMSDK UART), lm3s6965evb (PL011 UART)
+ *   stm32f4/, nrf51/, corstone300/  real chips, bare metal, same ELF on the board and in QEMU
  *   arduino/tinyrnn_port_arduino.cpp  real boards through the Arduino core (Serial) */
 #ifndef TINYRNN_PORT_H
 #define TINYRNN_PORT_H
