@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .errors import LimitError
+
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
@@ -44,9 +46,16 @@ assert len(SIGMOID_TABLE_U16) == 256
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """TFLite QuantizeMultiplier: real = m * 2^(shift-31), m in [2^30, 2^31)."""
+    if not math.isfinite(real):
+        raise LimitError(f"rescale factor {real} is not finite: a quantization scale is 0 or "
+                         "extreme")
     if real == 0.0:
         return 0, 0
     frac, shift = math.frexp(real)
+    if shift > 30:
+        # Beyond int32 fixed point (TFLM's kernels shift left by at most 30 bits).
+        raise LimitError(f"rescale factor {real:.3g} needs a left shift of {shift} bits "
+                         "(at most 30): a quantization scale is extreme")
     # TfLiteRound is std::round: halves go away from zero.
     q = math.floor(abs(frac) * (1 << 31) + 0.5) * (1 if frac >= 0 else -1)
     if q == (1 << 31):
