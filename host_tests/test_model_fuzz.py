@@ -61,6 +61,18 @@ def test_regressions(bases: dict[str, bytes], tmp_path: Path, base: str, what: s
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent / "fuzz_regressions").glob("*.tflite")),
+                         ids=lambda p: p.stem)
+def test_campaign_findings_are_refused(path: Path, tmp_path: Path) -> None:
+    """Mutants the 3000-mutant campaign (seed 2) turned into tracebacks: a damaged custom-options
+    blob (str / bytes / list where an int belongs), a zero output scale (ZeroDivisionError) and a
+    FULLY_CONNECTED op left with one input (IndexError)."""
+    with pytest.raises(AotError) as info:
+        compile_model(path, tmp_path / "out", name="x")
+    assert len(str(info.value)) < 600
+    assert not (tmp_path / "out").exists()
+
+
 def test_sites_cover_every_field_kind(bases: dict[str, bytes]) -> None:
     for name, buf in bases.items():
         kinds = {s.kind for s in collect_sites(buf)}

@@ -66,7 +66,13 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return q, shift
 
 
+def _check_divisor(scale: float) -> None:
+    if not float(np.float32(scale)) > 0.0:
+        raise LimitError(f"output scale {scale!r}: a rescale divides by it, so it must be > 0")
+
+
 def fc_multiplier_per_tensor(in_scale: float, w_scale: float, out_scale: float) -> tuple[int, int]:
+    _check_divisor(out_scale)
     # TFLite's kernel_util multiplies the two scales in float32; the tflite-micro build we match
     # multiplies them in double (measured: the float32 product is 1 LSB off on some models).
     real = float(np.float32(in_scale)) * float(np.float32(w_scale)) / float(np.float32(out_scale))
@@ -74,11 +80,13 @@ def fc_multiplier_per_tensor(in_scale: float, w_scale: float, out_scale: float) 
 
 
 def fc_multiplier_per_channel(in_scale: float, w_scale: float, out_scale: float) -> tuple[int, int]:
+    _check_divisor(out_scale)
     real = float(np.float32(in_scale)) * float(np.float32(w_scale)) / float(np.float32(out_scale))
     return quantize_multiplier(real)
 
 
 def mul_multiplier(s1: float, s2: float, s_out: float) -> tuple[int, int]:
+    _check_divisor(s_out)
     real = float(np.float32(s1)) * float(np.float32(s2)) / float(np.float32(s_out))
     return quantize_multiplier(real)
 

@@ -78,7 +78,7 @@ def parse_custom_options(raw: bytes | None) -> dict:
     for key, kinds in _OPTION_TYPES.items():
         if key in opts and not isinstance(opts[key], kinds):
             raise UnsupportedModelError(
-                f"custom option {key!r} is {opts[key]!r} ({type(opts[key]).__name__}); expected "
+                f"custom option {key!r} is {repr(opts[key])[:40]} ({type(opts[key]).__name__}); expected "
                 f"{' or '.join(k.__name__ for k in kinds)}: the options blob is damaged")
     return opts
 
