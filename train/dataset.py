@@ -137,7 +137,11 @@ def make_dataset(
         num_classes = len(class_names)
     else:
         class_names = [f"class{k}" for k in range(num_classes)]
+    from train.data_checks import check_class_count, check_values
+
+    check_class_count(num_classes, y_train)
     check_labels(y_train, y_test, num_classes)
+    check_values(x_train, x_test)
     return Dataset(
         name=name,
         x_train=x_train,
