@@ -149,10 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from contextlib import nullcontext
+
+    from tinyrnn.locking import command_writes, hold_build_tree
+
     args = build_parser().parse_args(argv)
     try:
-        # Steps report failure by raising; extension commands may also return an exit code.
-        code = args.func(args)
+        # One writer per build tree (tinyrnn/locking.py): a second process gets a clear error.
+        lock = hold_build_tree(args.build, args.command) if command_writes(args.command) \
+            else nullcontext()
+        with lock:
+            # Steps report failure by raising; extension commands may also return an exit code.
+            code = args.func(args)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"tinyrnn {args.command}: error: {e}", file=sys.stderr)
         return 1
