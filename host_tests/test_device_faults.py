@@ -26,7 +26,7 @@ from deploy.resilient_stream import StreamReport, load_checkpoint, stream_key, s
 pytestmark = pytest.mark.device
 
 ENV = "mps2-an386"
-WINDOWS = 2000
+WINDOWS = 1500
 
 
 class FaultProxy:
@@ -148,8 +148,9 @@ def _assert_all_confirmed_and_true(report: StreamReport, windows: np.ndarray) ->
 
 
 def test_garbled_and_dropped_bytes(elf, windows, tmp_path) -> None:
+    seeds = iter(range(100))
     report, boards = _run(elf, windows, tmp_path,
-                          lambda: ProxiedBoard(elf, garble=2e-5, drop=2e-5, seed=len(boards_seen)))
+                          lambda: ProxiedBoard(elf, garble=2e-5, drop=2e-5, seed=next(seeds)))
     _assert_all_confirmed_and_true(report, windows)
     injected = sum(b.proxy.garbled + b.proxy.dropped for b in boards if b.proxy)
     assert injected > 0 and report.retries > 0
@@ -157,20 +158,17 @@ def test_garbled_and_dropped_bytes(elf, windows, tmp_path) -> None:
           f"{dict(report.faults)}")
 
 
-boards_seen: list[int] = []
-
-
 def test_qemu_killed_mid_stream(elf, windows, tmp_path) -> None:
     killed: list[int] = []
 
     def kill(done: int, boards: list[ProxiedBoard]) -> None:
-        if done in (500, 1400) and done not in killed:
+        if done in (500, 1100) and done not in killed:
             killed.append(done)
             boards[-1].proc.kill()
 
-    report, boards = _run(elf, windows, tmp_path, lambda: ProxiedBoard(elf), kill)
+    report, _ = _run(elf, windows, tmp_path, lambda: ProxiedBoard(elf), kill)
     _assert_all_confirmed_and_true(report, windows)
-    assert killed == [500, 1400] and report.sessions == 3 and report.retries >= 2
+    assert killed == [500, 1100] and report.sessions == 3 and report.retries >= 2
     assert report.faults["DeviceGone"] >= 2
     print(f"\nkilled twice: retries {report.retries}, sessions {report.sessions}")
 
@@ -179,13 +177,13 @@ def test_board_reset_mid_stream(elf, windows, tmp_path) -> None:
     resets: list[int] = []
 
     def reset(done: int, boards: list[ProxiedBoard]) -> None:
-        if done in (300, 1200) and done not in resets:
+        if done in (300, 1000) and done not in resets:
             resets.append(done)
             boards[-1].system_reset()
 
-    report, boards = _run(elf, windows, tmp_path, lambda: ProxiedBoard(elf), reset)
+    report, _ = _run(elf, windows, tmp_path, lambda: ProxiedBoard(elf), reset)
     _assert_all_confirmed_and_true(report, windows)
-    assert resets == [300, 1200] and report.retries >= 2
+    assert resets == [300, 1000] and report.retries >= 2
     assert report.faults["DeviceReset"] >= 1
     print(f"\nreset twice: retries {report.retries}, sessions {report.sessions}, "
           f"{dict(report.faults)}")
