@@ -37,6 +37,7 @@ from deploy.link import (
     Device,
     DeviceError,
     DeviceGone,
+    DeviceInfo,
     DeviceReset,
     DeviceTimeout,
     InferResult,
@@ -62,6 +63,11 @@ class StreamReport:
     sessions: int = 0
     resumed: int = 0
     faults: Counter = field(default_factory=Counter)
+    info: DeviceInfo | None = None
+
+    def to_json(self) -> dict:
+        return {"retries": self.retries, "sessions": self.sessions,
+                "resumed_windows": self.resumed, "faults": dict(self.faults)}
 
     def ordered(self, n: int) -> list[InferResult]:
         return [self.results[i] for i in range(n)]
@@ -174,7 +180,7 @@ def stream_windows(open_board: Callable[[], Board], windows: np.ndarray, runs: i
         board = open_board()
         report.sessions += 1
         d = board.start()
-        d.identify()
+        report.info = d.identify()
         if check is not None:
             check(d)
         return d
