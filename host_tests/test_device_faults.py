@@ -52,6 +52,9 @@ class FaultProxy:
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(4096):
+                if not self.drop and not self.garble:
+                    dst.sendall(data)
+                    continue
                 out = bytearray()
                 for b in data:
                     r = self.rng.random()
@@ -95,7 +98,9 @@ class ProxiedBoard(QemuBoard):
                 time.sleep(0.05)
         upstream.settimeout(None)
         self.proxy = FaultProxy(upstream, *self.faults)
-        return serial.serial_for_url(f"socket://127.0.0.1:{self.proxy.port}", timeout=0.25)
+        ser = serial.serial_for_url(f"socket://127.0.0.1:{self.proxy.port}", timeout=0.25)
+        ser._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as QemuBoard does
+        return ser
 
     def system_reset(self) -> None:
         with socket.create_connection(("127.0.0.1", self.qmp_port), timeout=5) as s:
