@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | md5
 TOOLS   := build/.toolchain-ok
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv toolchain clean
+.PHONY: run test lint venv toolchain clean fuzz-harness
 
 run: $(STAMP) $(TOOLS)
 	$(BIN)/tinyrnn all
@@ -33,6 +33,11 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 toolchain: $(TOOLS)
+
+# Coverage-guided fuzzing of the protocol harness (FUZZ_SECONDS, default 900; see the script).
+FUZZ_SECONDS ?= 900
+fuzz-harness:
+	bash scripts/fuzz-harness.sh $(FUZZ_SECONDS)
 
 $(TOOLS): scripts/install-toolchain.sh
 	bash scripts/install-toolchain.sh

@@ -274,14 +274,24 @@ def run_device_step(model_dir: Path, env: str = DEFAULT_ENV, port: str | None = 
         fw_elf = candidate if candidate.is_file() else None
 
     show = _progress_printer(name, env) if progress else None
+    partial = model_dir / f".device-{env}.partial.json"
+    link: dict[str, Any] | None = None
     t = time.monotonic()
     recheck_results: list[InferResult] = []
     if emulated:
         assert fw_elf is not None
-        with QemuBoard(fw_elf, qemu_machine(env), timeout=timeout) as dev:
-            info = dev.identify()
-            _check_identity(info, summary, env)
-            results = run_windows(dev, tw.x_int8, runs, pipelined=True, progress=show)
+        # Survives a killed, reset or garbling board; resumes from the partial file of an
+        # interrupted run (deploy/resilient_stream.py).
+        from tinyrnn.deploy.resilient_stream import stream_key, stream_windows
+
+        elf = fw_elf
+        stream = stream_windows(
+            lambda: QemuBoard(elf, qemu_machine(env), timeout=timeout), tw.x_int8, runs,
+            checkpoint=partial, key=stream_key(tw.x_int8, runs, elf.read_bytes()),
+            progress=show, check=lambda d: _check_identity(d.info, summary, env))
+        assert stream.info is not None
+        info, results = stream.info, stream.ordered(len(tw.x_int8))
+        link = stream.to_json()
         seconds["device"] = round(time.monotonic() - t, 1)
         if recheck > 0:
             with QemuBoard(fw_elf, qemu_machine(env), timeout=timeout) as dev2:
@@ -372,6 +382,7 @@ def run_device_step(model_dir: Path, env: str = DEFAULT_ENV, port: str | None = 
             "identical_across_sessions": across,
         },
         "seconds": seconds,
+        "link": link,
         "firmware": str(fw_elf) if fw_elf else None,
         "predictions": dev_pred.tolist(),
         "test_indices": tw.indices.tolist() if limit is not None else None,
@@ -381,6 +392,7 @@ def run_device_step(model_dir: Path, env: str = DEFAULT_ENV, port: str | None = 
         tmp = out.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         tmp.replace(out)
+        partial.unlink(missing_ok=True)  # every confirmed window is in the result now
         result["path"] = str(out)
     return result
 
@@ -423,6 +435,12 @@ def format_table(result: dict[str, Any]) -> str:
         (f"{unit} / MAC", "", n(result["per_mac"])),
         ("counts identical over two runs", "", n(result["counts_identical_over_two_runs"])),
     ]
+    link = result.get("link")
+    if link:
+        rows.append(("link retries / board sessions", "",
+                     f"{link['retries']} / {link['sessions']}"
+                     + (f" (resumed {link['resumed_windows']} windows)" if link["resumed_windows"]
+                        else "")))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     head = (f"{result['model']} on {result['board']} ({result['cpu']}, backend "

@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 # Bottom to top. A module may import its own layer and any layer below it, never above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("tinyrnn.core",)),
-    ("data", ("tinyrnn.train.dataset", "tinyrnn.train.npz_data", "tinyrnn.train.synthetic",
+    ("data", ("tinyrnn.train.data_checks", "tinyrnn.train.dataset", "tinyrnn.train.npz_data",
+              "tinyrnn.train.synthetic",
               "tinyrnn.train.watch", "tinyrnn.train.sources", "tinyrnn.train.normalization")),
     ("training", ("tinyrnn.train",)),
     ("conversion", ("tinyrnn.convert",)),

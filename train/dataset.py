@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-class DatasetError(ValueError):
-    """A data set is malformed; the message names the problem and how to fix it."""
+from tinyrnn.train.data_checks import DatasetError, check_class_count, check_values
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,10 @@ def make_dataset(
         num_classes = len(class_names)
     else:
         class_names = [f"class{k}" for k in range(num_classes)]
+
+    check_class_count(num_classes, y_train)
     check_labels(y_train, y_test, num_classes)
+    check_values(x_train, x_test)
     return Dataset(
         name=name,
         x_train=x_train,

@@ -77,6 +77,9 @@ def train(
         print(f"[train] {config.name}: already trained, skipping (use --force to retrain)")
         return out
     out.mkdir(parents=True, exist_ok=True)
+    # metrics.json marks a finished model: a retrain interrupted from here on must not keep
+    # the old one's mark next to half-replaced files.
+    (out / "metrics.json").unlink(missing_ok=True)
     seed_everything(config.seed)
 
     norm = Normalization.fit(data.x_train)
@@ -119,7 +122,9 @@ def train(
     # split, saved with the model so conversion never needs the raw data set again.
     rng = np.random.default_rng(config.seed)
     calib = rng.choice(fit_idx, size=min(CALIBRATION_WINDOWS, len(fit_idx)), replace=False)
-    np.save(out / "calibration.npy", x_train[np.sort(calib)])
+    with open(out / "calibration.tmp.npy", "wb") as f:
+        np.save(f, x_train[np.sort(calib)])
+    os.replace(out / "calibration.tmp.npy", out / "calibration.npy")
 
     tmp = out / "model.tmp.keras"
     model.save(tmp)

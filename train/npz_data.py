@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.train.data_checks import check_not_empty
 from tinyrnn.train.dataset import Dataset, DatasetError, make_dataset, stratified_split
 
 FORMAT_HELP = (
@@ -59,6 +60,7 @@ def load_npz(path: Path, seed: int = 0, test_fraction: float = 0.2) -> Dataset:
         split = {"kind": "given"}
     else:
         x, y = arrays["X"], arrays["y"]
+        check_not_empty(y, str(path))
         if np.asarray(y).ndim != 1 or len(x) != len(y):
             # Let make_dataset word the error; the split below needs a sane y first.
             return make_dataset(path.stem, x, y, x, y, class_names)

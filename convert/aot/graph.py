@@ -3,6 +3,7 @@ typed graph. Every later stage works on these dataclasses, never on the flatbuff
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,29 @@ def _options(op: Any, opcode: str) -> dict[str, Any]:
     return out
 
 
+# Zero-point ranges TFLite defines per storage type; other types carry no zero point to check.
+_ZP_RANGE = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (0, 0)}
+
+
+def _check_quant(index: int, dtype: str, quant: Quant) -> None:
+    """Scales must be finite and not negative, zero points inside the type: anything else would
+    reach the fixed-point arithmetic as an undefined rescale."""
+    bad = [s for s in quant.scale if not (math.isfinite(s) and s >= 0.0)]
+    if bad:
+        raise ModelFormatError(
+            f"tensor {index} ({dtype}) has quantization scale {bad[0]!r}: scales must be finite "
+            "and positive (re-export the model)")
+    lo, hi = _ZP_RANGE.get(dtype, (-(1 << 63), (1 << 63) - 1))
+    off = [z for z in quant.zero_point if not lo <= z <= hi]
+    if off:
+        raise ModelFormatError(
+            f"tensor {index} ({dtype}) has zero point {off[0]}, outside {lo}..{hi} for its type")
+    if len(quant.zero_point) != len(quant.scale):
+        raise ModelFormatError(
+            f"tensor {index} ({dtype}) has {len(quant.scale)} scales but "
+            f"{len(quant.zero_point)} zero points")
+
+
 def _parse(buf: bytes) -> Graph:
     import tflite
     from tflite.BuiltinOperator import BuiltinOperator
@@ -146,6 +170,8 @@ def _parse(buf: bytes) -> Graph:
                 if q.ZeroPointLength() else (0,) * q.ScaleLength(),
                 axis=int(q.QuantizedDimension()),
             )
+        if quant is not None:
+            _check_quant(i, dtype, quant)
         data = None
         bidx = t.Buffer()
         if bidx > 0:

@@ -300,6 +300,20 @@ def _strided_slice_range(graph: Graph, op: Operator) -> tuple[int, int]:
     return start, start + count
 
 
+# Tensors an op must be given (optional ones after these may be omitted as -1), and outputs.
+_ARITY = {"FULLY_CONNECTED": (2, 1), "SOFTMAX": (1, 1), "STRIDED_SLICE": (4, 1),
+          "RESHAPE": (1, 1), "CUSTOM(TINYRNN_GRU)": (4, 1), "CUSTOM(TINYRNN_RNN)": (4, 1)}
+
+
+def _check_arity(graph: Graph, op: Operator) -> None:
+    """A damaged operator list must not reach indexing: every required tensor present."""
+    need_in, need_out = _ARITY.get(op.opcode, (1, 1))
+    if len(op.inputs) < need_in or any(i < 0 for i in op.inputs[:need_in]):
+        raise _unsupported(graph, op, f"needs {need_in} input tensors, has {list(op.inputs)}")
+    if len(op.outputs) != need_out or any(o < 0 for o in op.outputs):
+        raise _unsupported(graph, op, f"needs {need_out} output tensor(s), has {list(op.outputs)}")
+
+
 def _lower_fc(graph: Graph, op: Operator, in_size: int) -> FcOp:
     x = graph.tensors[op.inputs[0]]
     w_t = graph.tensors[op.inputs[1]]
@@ -371,6 +385,7 @@ def lower(graph: Graph) -> ModelPlan:
     for op in graph.operators:
         if op.opcode not in SUPPORTED_OPS:
             raise _unsupported(graph, op, "unsupported operator")
+        _check_arity(graph, op)
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedModelError("tinyrnn needs exactly one input and one output tensor")
     x = graph.tensors[graph.inputs[0]]

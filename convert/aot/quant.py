@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .errors import LimitError
+
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
@@ -44,9 +46,16 @@ assert len(SIGMOID_TABLE_U16) == 256
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """TFLite QuantizeMultiplier: real = m * 2^(shift-31), m in [2^30, 2^31)."""
+    if not math.isfinite(real):
+        raise LimitError(f"rescale factor {real} is not finite: a quantization scale is 0 or "
+                         "extreme")
     if real == 0.0:
         return 0, 0
     frac, shift = math.frexp(real)
+    if shift > 30:
+        # Beyond int32 fixed point (TFLM's kernels shift left by at most 30 bits).
+        raise LimitError(f"rescale factor {real:.3g} needs a left shift of {shift} bits "
+                         "(at most 30): a quantization scale is extreme")
     # TfLiteRound is std::round: halves go away from zero.
     q = math.floor(abs(frac) * (1 << 31) + 0.5) * (1 if frac >= 0 else -1)
     if q == (1 << 31):
@@ -57,7 +66,13 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return q, shift
 
 
+def _check_divisor(scale: float) -> None:
+    if not float(np.float32(scale)) > 0.0:
+        raise LimitError(f"output scale {scale!r}: a rescale divides by it, so it must be > 0")
+
+
 def fc_multiplier_per_tensor(in_scale: float, w_scale: float, out_scale: float) -> tuple[int, int]:
+    _check_divisor(out_scale)
     # TFLite's kernel_util multiplies the two scales in float32; the tflite-micro build we match
     # multiplies them in double (measured: the float32 product is 1 LSB off on some models).
     real = float(np.float32(in_scale)) * float(np.float32(w_scale)) / float(np.float32(out_scale))
@@ -65,11 +80,13 @@ def fc_multiplier_per_tensor(in_scale: float, w_scale: float, out_scale: float) 
 
 
 def fc_multiplier_per_channel(in_scale: float, w_scale: float, out_scale: float) -> tuple[int, int]:
+    _check_divisor(out_scale)
     real = float(np.float32(in_scale)) * float(np.float32(w_scale)) / float(np.float32(out_scale))
     return quantize_multiplier(real)
 
 
 def mul_multiplier(s1: float, s2: float, s_out: float) -> tuple[int, int]:
+    _check_divisor(s_out)
     real = float(np.float32(s1)) * float(np.float32(s2)) / float(np.float32(s_out))
     return quantize_multiplier(real)
 

@@ -75,7 +75,19 @@ def parse_custom_options(raw: bytes | None) -> dict:
                                     ) from exc
     if not isinstance(opts, dict):
         raise UnsupportedModelError("custom options must be a flexbuffer map")
+    for key, kinds in _OPTION_TYPES.items():
+        if key in opts and not isinstance(opts[key], kinds):
+            raise UnsupportedModelError(
+                f"custom option {key!r} is {repr(opts[key])[:40]} ({type(opts[key]).__name__}); expected "
+                f"{' or '.join(k.__name__ for k in kinds)}: the options blob is damaged")
     return opts
+
+
+# What convert/rnn_tflite.py writes into each key (a damaged blob can decode to anything).
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "cell": (str,), "reset_after": (bool, int), "return_sequences": (bool, int),
+    "state_bits": (int,), "units": (int,), "version": (int,),
+}
 
 
 def _unsup(op: Operator, why: str) -> UnsupportedModelError:

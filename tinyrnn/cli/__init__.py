@@ -43,8 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # One build root for this process and its children (conversion jobs, PlatformIO builds).
     os.environ[BUILD_ENV] = str(args.build)
+    from contextlib import nullcontext
+
+    from tinyrnn.core.locking import command_writes, hold_build_tree
+
     try:
-        code = args.func(args)
+        # One writer per build tree (tinyrnn/core/locking.py): a second process gets a clear error.
+        lock = hold_build_tree(args.build, args.command) if command_writes(args.command) \
+            else nullcontext()
+        with lock:
+            code = args.func(args)
     except FAILURES as e:
         print(f"tinyrnn: error: {e}", file=sys.stderr)
         return 1
