@@ -338,6 +338,9 @@ static void tinyrnn_cmd_id(void)
     tinyrnn_put_kv_u32("input", TINYRNN_MODEL_INPUT_SIZE);
     tinyrnn_put_kv_u32("output", TINYRNN_MODEL_OUTPUT_SIZE);
     tinyrnn_put_kv_u32("arena", TINYRNN_MODEL_ARENA_BYTES);
+#ifdef TINYRNN_MODEL_ARENA_USED
+    tinyrnn_put_kv_u32("arena_used", TINYRNN_MODEL_ARENA_USED());
+#endif
     tinyrnn_put_kv_u32("state", TINYRNN_MODEL_STATE_BYTES);
     tinyrnn_put_kv_u32("weights", TINYRNN_MODEL_WEIGHT_BYTES);
     tinyrnn_put_kv_u32("macs", TINYRNN_MODEL_MACS);
