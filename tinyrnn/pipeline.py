@@ -28,6 +28,9 @@ DEFAULT_SEEDS = (0, 1, 2)
 # Test windows streamed to the emulated board per model in the main job: QEMU's UART takes
 # ~40 us a byte, so the full 1,002 windows cost ~100 s a model; `tinyrnn device eval` runs all.
 DEVICE_WINDOWS = 200
+# Windows per (model, board, backend) in the tinyrnn-vs-TFLM table: 13 firmwares per board;
+# `tinyrnn device eval MODEL --backend tflm` streams the whole test set.
+COMPARE_WINDOWS = 50
 
 
 def trained_models(root: Path = DEFAULT_ROOT, names: list[str] | None = None) -> list[Path]:
@@ -151,6 +154,16 @@ def bench_step(model_dir: Path, root: Path) -> dict:
     return result
 
 
+def compare_step(model_dirs: list[Path], root: Path) -> list[dict]:
+    """Every backend on every emulated board -> report/device_compare.json."""
+    from deploy.device_compare import run_compare, write_compare
+    from deploy.firmware import QEMU_ENVS
+
+    rows = run_compare(model_dirs, QEMU_ENVS, COMPARE_WINDOWS)
+    print(f"[compare] {write_compare(rows, root / 'report' / 'device_compare.json')}", flush=True)
+    return rows
+
+
 def budget_step(root: Path) -> None:
     """Build and measure on all four QEMU boards; the report's per-board table reads the JSON."""
     from deploy.budget import format_table, run_budget
@@ -193,6 +206,13 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, e
         except (RuntimeError, OSError) as e:
             print(f"[bench] {model_dir.name}: FAILED: {e}", flush=True)
             device_failures.append(f"bench {model_dir.name}")
+    print(f"== tinyrnn vs TFLM (reference and CMSIS-NN kernels) on every emulated board: "
+          f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each", flush=True)
+    try:
+        compare_step(first_seed, root)
+    except RuntimeError as e:
+        print(f"[compare] FAILED: {e}", flush=True)
+        device_failures.append("compare")
     print("== every emulated board: size and instruction budgets (untrained smartwatch-shaped "
           "models)", flush=True)
     try:
