@@ -51,8 +51,10 @@ LIB_VERSION = "1"  # bump when this module changes what it compiles or how
 
 # Builtin ops the firmware can register -> the kernel sources they need (under
 # tensorflow/lite/micro/kernels/). Kernels CMSIS-NN replaces are named in CMSIS_KERNELS and taken
-# from cmsis_nn/ or reference_kernels/ by variant. The set covers what convert/ emits: the fused
-# LSTM classifier, tinyrnn's custom-op GRU/RNN (+ FC, softmax) and TF's unrolled int8 GRU/RNN.
+# from cmsis_nn/ or reference_kernels/ by variant. The set is exactly what convert/ emits (each
+# kernel costs compile time on every core): the fused LSTM classifier (LSTM, STRIDED_SLICE, FC,
+# SOFTMAX), tinyrnn's custom-op GRU/RNN (+ FC, SOFTMAX) and TF's unrolled int8 GRU/SimpleRNN
+# (ADD, MUL, SUB, LOGISTIC, TANH, SPLIT, SPLIT_V, UNPACK, RESHAPE, FC, SOFTMAX).
 OPS: dict[str, tuple[str, ...]] = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": ("unidirectional_sequence_lstm.cc", "lstm_eval.cc",
                                      "lstm_eval_common.cc", "micro_tensor_utils.cc"),
@@ -63,39 +65,26 @@ OPS: dict[str, tuple[str, ...]] = {
     "SUB": ("sub.cc", "sub_common.cc"),
     "LOGISTIC": ("logistic.cc", "logistic_common.cc"),
     "TANH": ("tanh.cc",),
-    "RELU": ("activations.cc", "activations_common.cc"),
     "STRIDED_SLICE": ("strided_slice.cc", "strided_slice_common.cc"),
     "RESHAPE": ("reshape.cc", "reshape_common.cc"),
-    "QUANTIZE": ("quantize.cc", "quantize_common.cc"),
-    "DEQUANTIZE": ("dequantize.cc", "dequantize_common.cc"),
-    "SHAPE": ("shape.cc",),
-    "PACK": ("pack.cc",),
     "UNPACK": ("unpack.cc",),
     "SPLIT": ("split.cc",),
     "SPLIT_V": ("split_v.cc",),
-    "CONCATENATION": ("concatenation.cc",),
-    "SLICE": ("slice.cc",),
-    "GATHER": ("gather.cc",),
-    "FILL": ("fill.cc",),
-    "TRANSPOSE": ("transpose.cc", "transpose_common.cc"),
 }
 # The resolver method of MicroMutableOpResolver registering each op.
 RESOLVER_METHODS: dict[str, str] = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
     "FULLY_CONNECTED": "AddFullyConnected", "SOFTMAX": "AddSoftmax", "ADD": "AddAdd",
     "MUL": "AddMul", "SUB": "AddSub", "LOGISTIC": "AddLogistic", "TANH": "AddTanh",
-    "RELU": "AddRelu", "STRIDED_SLICE": "AddStridedSlice", "RESHAPE": "AddReshape",
-    "QUANTIZE": "AddQuantize", "DEQUANTIZE": "AddDequantize", "SHAPE": "AddShape",
-    "PACK": "AddPack", "UNPACK": "AddUnpack", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
-    "CONCATENATION": "AddConcatenation", "SLICE": "AddSlice", "GATHER": "AddGather",
-    "FILL": "AddFill", "TRANSPOSE": "AddTranspose",
+    "STRIDED_SLICE": "AddStridedSlice", "RESHAPE": "AddReshape", "UNPACK": "AddUnpack",
+    "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
 }
-CMSIS_KERNELS = frozenset({"add.cc", "fully_connected.cc", "mul.cc", "softmax.cc", "transpose.cc",
+CMSIS_KERNELS = frozenset({"add.cc", "fully_connected.cc", "mul.cc", "softmax.cc",
                            "unidirectional_sequence_lstm.cc"})
 # CMSIS-NN sources the kernels above call (directories under third_party/cmsis_nn/Source, plus
 # single files of directories that hold far more than is needed).
 CMSIS_NN_DIRS = ("FullyConnectedFunctions", "SoftmaxFunctions", "LSTMFunctions",
-                 "NNSupportFunctions", "BasicMathFunctions", "TransposeFunctions")
+                 "NNSupportFunctions", "BasicMathFunctions")
 CMSIS_NN_FILES = ("ConvolutionFunctions/arm_convolve_1x1_s8_fast.c",
                   "ConvolutionFunctions/arm_nn_mat_mult_s8.c")
 
