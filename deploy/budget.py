@@ -140,7 +140,7 @@ def generate_model(spec: ModelSpec, root: Path | None = None) -> Path:
               f"steps x {spec.channels} channels, seed {spec.seed}, untrained)", flush=True)
         res = run_isolated("deploy.budget:make_untrained_tflite_job", timeout=600,
                            out_path=str(tflite), **{k: v for k, v in asdict(spec).items()
-                                                    if k != "name"})
+                                                    if k not in ("name", "backend")})
         if not res.ok:
             raise BudgetError(f"could not make model {spec.name}: {res.error}")
     try:

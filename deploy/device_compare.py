@@ -90,6 +90,21 @@ def _does_not_fit(exc: BuildError, env: str) -> dict[str, Any] | None:
     return need
 
 
+def _obviously_too_big(model_dir: Path, env: str, target: Target) -> dict[str, Any] | None:
+    """Flash a TFLM graph cannot fit before any code is counted: the flatbuffer alone (skips a
+    build that can only fail at the link; the host's arena is no bound for the board's RAM, its
+    64-bit pointers make it larger)."""
+    if target.backend == "tinyrnn":
+        return None
+    limits = _board_limits(env)
+    need = {}
+    size = (model_dir / target.graph_file).stat().st_size
+    if size > limits["FLASH"]:
+        need["flash"] = {"available_bytes": limits["FLASH"], "needed_bytes": size,
+                         "what": "the .tflite alone"}
+    return need or None
+
+
 def _reference(model_dir: Path, target: Target, x_int8: np.ndarray, x_float: np.ndarray
                ) -> tuple[np.ndarray, str]:
     if target.backend == "tinyrnn" or target.graph_file == "int8_custom.tflite":
@@ -142,6 +157,13 @@ def measure(model_dir: Path, env: str, target: Target, limit: int | None,
         "macs": card.get("macs_per_inference"),
     }
     start = time.monotonic()
+    early = _obviously_too_big(model_dir, env, target)
+    if early:
+        row.update(status="does not fit", fit=early,
+                   detail="; ".join(f"{r}: needs more than {v['needed_bytes']:,} B ({v['what']}), "
+                                    f"board has {v['available_bytes']:,} B"
+                                    for r, v in early.items()))
+        return row
     try:
         fw, extra = _build(model_dir, env, target)
     except BuildError as exc:
