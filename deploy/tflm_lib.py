@@ -85,7 +85,9 @@ CMSIS_KERNELS = frozenset({"add.cc", "fully_connected.cc", "mul.cc", "softmax.cc
 # single files of directories that hold far more than is needed).
 CMSIS_NN_DIRS = ("FullyConnectedFunctions", "SoftmaxFunctions", "LSTMFunctions",
                  "NNSupportFunctions", "BasicMathFunctions")
-CMSIS_NN_FILES = ("ConvolutionFunctions/arm_convolve_1x1_s8_fast.c",
+CMSIS_NN_FILES = ("ActivationFunctions/arm_nn_activation_s16.c",
+                  "ConvolutionFunctions/arm_convolve_1x1_s8_fast.c",
+                  "ConvolutionFunctions/arm_convolve_get_buffer_sizes_s8.c",
                   "ConvolutionFunctions/arm_nn_mat_mult_s8.c")
 
 # The interpreter framework: everything under tensorflow/lite/micro that is not a kernel, test
@@ -357,7 +359,8 @@ def _compile_one(tree: Path, src: str, obj: Path, flags: list[str]) -> None:
 
 def _object_set(tree: Path, srcs: list[str], flags: list[str], out: Path, label: str,
                 jobs: int, progress: bool) -> tuple[list[Path], str, bool]:
-    """Objects of srcs compiled with flags into out/, reused while their key holds."""
+    """Objects of srcs compiled with flags into out/. With the same tree, compiler and flags,
+    only sources whose content changed (or that are new) are compiled again."""
     key = _key(tree, srcs, flags)
     objs = [out / "obj" / (s.rsplit(".", 1)[0] + ".o") for s in srcs]
     stamp = out / "stamp.json"
@@ -367,25 +370,32 @@ def _object_set(tree: Path, srcs: list[str], flags: list[str], out: Path, label:
         old = {}
     if old.get("key") == key and all(o.is_file() for o in objs):
         return objs, key, False
-    if (out / "obj").exists():
+    hashes = {s: hashlib.sha256((tree / s).read_bytes()).hexdigest() for s in srcs}
+    same_setup = (old.get("tree") == str(tree) and old.get("flags") == flags
+                  and old.get("compiler") == _compiler_version())
+    old_hashes = old.get("hashes", {}) if same_setup else {}
+    todo = [(s, o) for s, o in zip(srcs, objs, strict=True)
+            if old_hashes.get(s) != hashes[s] or not o.is_file()]
+    if not same_setup and (out / "obj").exists():
         shutil.rmtree(out / "obj")
     stamp.unlink(missing_ok=True)
     start = time.monotonic()
     if progress:
-        print(f"[tflm-lib] {label}: compiling {len(srcs)} sources (-j{jobs})", flush=True)
+        print(f"[tflm-lib] {label}: compiling {len(todo)} of {len(srcs)} sources (-j{jobs})",
+              flush=True)
     done = 0
-    step = max(1, len(srcs) // 5)
+    step = max(1, len(todo) // 5)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(_compile_one, tree, s, o, flags)
-                   for s, o in zip(srcs, objs, strict=True)]
+        futures = [pool.submit(_compile_one, tree, s, o, flags) for s, o in todo]
         for f in futures:
             f.result()
             done += 1
-            if progress and (done % step == 0 or done == len(srcs)):
-                print(f"[tflm-lib] {label}: {done}/{len(srcs)} ({time.monotonic() - start:.0f} s)",
+            if progress and (done % step == 0 or done == len(todo)):
+                print(f"[tflm-lib] {label}: {done}/{len(todo)} ({time.monotonic() - start:.0f} s)",
                       flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"key": key, "tree": str(tree), "sources": srcs, "flags": flags,
+    stamp.write_text(json.dumps({"key": key, "tree": str(tree), "compiler": _compiler_version(),
+                                 "flags": flags, "hashes": hashes,
                                  "seconds": round(time.monotonic() - start, 1)}, indent=2) + "\n",
                      encoding="utf-8")
     return objs, key, True
