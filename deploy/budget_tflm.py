@@ -5,6 +5,7 @@ so a TFLM upgrade or a glue change that grows the firmware fails ``tinyrnn budge
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from deploy.pio_bootstrap import build_root
@@ -21,9 +22,11 @@ def measure_tflm(spec, tflite: Path, env: str, windows: int):
     from deploy.link import QemuBoard
     from deploy.tflm_firmware import TflmModel, build_tflm
 
+    summary = tflite.parent / "tinyrnn" / "summary.json"  # MACs of the same model
+    macs = int(json.loads(summary.read_text(encoding="utf-8"))["macs"]) if summary.is_file() else 0
     model = TflmModel(tflite, spec.name, spec.steps, spec.channels,
                       [f"class{k}" for k in range(spec.classes)], [0.0] * spec.channels,
-                      [1.0] * spec.channels, int(measure_arena(tflite)["arena_bytes"]))
+                      [1.0] * spec.channels, int(measure_arena(tflite)["arena_bytes"]), macs)
     fw = build_tflm(model, env, spec.backend,
                     build_dir=build_root() / "budget" / "firmware" / f"{spec.name}-{env}")
     mem = memory_usage(fw.firmware.elf)
