@@ -250,7 +250,13 @@ class Device:
 
     def _readline(self, timeout: float) -> bytes:
         while True:
-            line = self.transport.readline(timeout)
+            try:
+                line = self.transport.readline(timeout)
+            except DeviceGone as exc:
+                if not self.logs:
+                    raise
+                raise DeviceGone(f"{exc}; the runtime logged before: "
+                                 f"{' | '.join(self.logs[-6:])}") from exc
             if not line.startswith(b"log "):
                 return line
             self.logs.append(line[4:].decode("ascii", "replace").strip())
