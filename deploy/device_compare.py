@@ -233,7 +233,7 @@ def run_compare(model_dirs: Iterable[Path], envs: Iterable[str], limit: int | No
                 try:
                     row = measure(Path(model_dir), env, target, limit)
                 except (BuildError, TflmModelError, TflmBuildError, TflmUnavailable,
-                        RuntimeError) as exc:
+                        RuntimeError, ValueError, OSError) as exc:
                     row = base | {"status": "failed", "detail": str(exc)[-600:]}
                 rows.append(row)
                 if progress:

@@ -134,8 +134,10 @@ FRAMEWORK = (
 )
 
 # CMSIS device headers per core (cortex_m_generic/micro_time.cc includes one for the DWT counter).
-_DEVICES = {"cortex-m3": ("ARMCM3", "M3"), "cortex-m4": ("ARMCM4", "M4"),
-            "cortex-m7": ("ARMCM7", "M7"), "cortex-m33": ("ARMCM33", "M33")}
+_DEVICES = {"cortex-m0": ("ARMCM0", "M0"), "cortex-m0plus": ("ARMCM0plus", "M0plus"),
+            "cortex-m3": ("ARMCM3", "M3"), "cortex-m4": ("ARMCM4", "M4"),
+            "cortex-m7": ("ARMCM7", "M7"), "cortex-m33": ("ARMCM33", "M33"),
+            "cortex-m55": ("ARMCM55", "M55"), "cortex-m85": ("ARMCM85", "M85")}
 _APP_INCLUDES = (".", "third_party/flatbuffers/include", "third_party/gemmlowp")
 _LIB_INCLUDES = ("third_party/ruy", "third_party/cmsis_nn", "third_party/cmsis_nn/Include",
                  "third_party/cmsis/CMSIS/Core/Include")
@@ -237,7 +239,7 @@ class Core:
 
     @property
     def has_dsp(self) -> bool:
-        return self.cpu in ("cortex-m4", "cortex-m7", "cortex-m33")
+        return self.cpu in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m85")
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,8 @@ def _check_variant(variant: str) -> None:
 
 def library_defines(core: Core, variant: str) -> list[str]:
     if core.cpu not in _DEVICES:
-        raise ValueError(f"no CMSIS device header for {core.cpu} (known: {', '.join(_DEVICES)})")
+        raise TflmUnavailable(f"no CMSIS device header for {core.cpu} (known: "
+                              f"{', '.join(_DEVICES)}): add it to _DEVICES in deploy/tflm_lib.py")
     device, tag = _DEVICES[core.cpu]
     defs = [*_DEFINES_APP, *_DEFINES_LIB, f"CPU_{tag}=1", device,
             f'CMSIS_DEVICE_ARM_CORTEX_M_XX_HEADER_FILE="{device}.h"']
