@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyrnn.core.resources import budgets_file
+from tinyrnn.deploy.budget_records import Measurement
 from tinyrnn.deploy.pio_bootstrap import build_root
 
 BUDGETS_FILE = budgets_file()
@@ -52,17 +53,22 @@ class ModelSpec:
     channels: int = 6
     classes: int = 7
     seed: int = 0
+    backend: str = "tinyrnn"   # or tflm / tflm-cmsis-nn (deploy/budget_tflm.py)
 
     @classmethod
     def from_json(cls, name: str, d: dict[str, Any]) -> ModelSpec:
         unknown = set(d) - {f for f in cls.__dataclass_fields__ if f != "name"}
         if unknown:
             raise BudgetError(f"model {name!r} in the budgets file has unknown keys {sorted(unknown)}: "
-                              f"use cell, units, layers, steps, channels, classes, seed")
+                              f"use cell, units, layers, steps, channels, classes, seed, backend")
         try:
-            spec = cls(name=name, **{k: (str(v) if k == "cell" else int(v)) for k, v in d.items()})
+            spec = cls(name=name, **{k: (str(v) if k in ("cell", "backend") else int(v))
+                                     for k, v in d.items()})
         except (TypeError, ValueError) as exc:
             raise BudgetError(f"model {name!r} in the budgets file: {exc}") from exc
+        if spec.backend not in ("tinyrnn", "tflm", "tflm-cmsis-nn"):
+            raise BudgetError(f"model {name!r}: backend {spec.backend!r} is not tinyrnn, tflm or "
+                              f"tflm-cmsis-nn")
         if spec.cell not in ("lstm", "gru", "rnn"):
             raise BudgetError(f"model {name!r}: cell {spec.cell!r} is not lstm, gru or rnn")
         return spec
@@ -70,6 +76,7 @@ class ModelSpec:
     def key(self) -> str:
         d = asdict(self)
         d.pop("name")
+        d.pop("backend")  # the same generated model runs on every backend
         raw = json.dumps(d, sort_keys=True) + GENERATOR_VERSION
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
@@ -121,12 +128,16 @@ def generate_model(spec: ModelSpec, root: Path | None = None) -> Path:
 
     base = (root or build_root() / "budget" / "models") / f"{spec.name}-{spec.key()}"
     tflite = base / "int8.tflite"
+    same = sorted(base.parent.glob(f"*-{spec.key()}/int8.tflite")) if not tflite.is_file() else []
+    if same:  # the same model under another name (e.g. its TFLM budget entry): no reconversion
+        tflite.parent.mkdir(parents=True, exist_ok=True)
+        tflite.write_bytes(same[0].read_bytes())
     if not tflite.is_file():
         print(f"[budget] generating {spec.name} ({spec.cell} {spec.units} units, {spec.steps} "
               f"steps x {spec.channels} channels, seed {spec.seed}, untrained)", flush=True)
         res = run_isolated("tinyrnn.deploy.budget:make_untrained_tflite_job", timeout=600,
                            out_path=str(tflite), **{k: v for k, v in asdict(spec).items()
-                                                    if k != "name"})
+                                                    if k not in ("name", "backend")})
         if not res.ok:
             raise BudgetError(f"could not make model {spec.name}: {res.error}")
     try:
@@ -140,27 +151,6 @@ def generate_model(spec: ModelSpec, root: Path | None = None) -> Path:
 # ---- measuring --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Measurement:
-    model: str
-    env: str
-    flash_bytes: int
-    ram_bytes: int
-    model_bytes: int
-    instructions_per_inference: int
-    macs: int
-    instructions_per_mac: float
-    counter: str
-    counts_repeat: bool
-    arena_bytes: int
-    state_bytes: int
-    # QEMU trace of one inference x the board core's timing model (deploy/cycles.py)
-    cycles_estimated_per_inference: int = 0
-    cycles_estimated_per_mac: float = 0.0
-    timing_model: str = ""
-
-    def metric(self, name: str) -> int:
-        return int(getattr(self, name))
 
 
 def measure(spec: ModelSpec, model_c: Path, env: str) -> Measurement:
@@ -369,17 +359,31 @@ def run_budget(budgets_path: Path = BUDGETS_FILE, baseline_path: Path | None = N
                           f"(it has {', '.join(budgets.boards)})")
     model_c: dict[str, Path] = {}
     measurements = []
+    skipped: list[str] = []
     for env in selected:
         for model in budgets.boards[env]:
             spec = budgets.models[model]
             if model not in model_c:
                 model_c[model] = generate_model(spec)
+            if spec.backend != "tinyrnn":
+                from tinyrnn.deploy.budget_tflm import measure_tflm
+                from tinyrnn.deploy.tflm_lib import unavailable_reason
+
+                reason = unavailable_reason()
+                if reason:
+                    skipped.append(f"{env}/{model} not measured: {reason}")
+                    continue
+                print(f"[budget] measuring {model} on {env} (TFLM, {spec.backend})", flush=True)
+                measurements.append(measure_tflm(spec, model_c[model].parent / "int8.tflite", env,
+                                                 MEASURE_WINDOWS))
+                continue
             print(f"[budget] measuring {model} on {env}", flush=True)
             measurements.append(measure(spec, model_c[model], env))
     baseline = load_baseline(base_path)
     findings = check(measurements, budgets, None if update_baseline else baseline, threshold)
     result = BudgetResult(measurements, findings, budgets, baseline, threshold,
                           time.monotonic() - start)
+    result.notes += skipped
     if baseline is None and not update_baseline:
         result.notes.append(f"no baseline at {base_path}: growth not checked; store one with "
                             f"`tinyrnn budget --update-baseline`")

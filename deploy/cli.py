@@ -82,6 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="only this many test windows, evenly spread")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per reply")
     p.add_argument("--json", action="store_true", help="print the JSON result, not a table")
+    p.add_argument("--backend", default="tinyrnn", choices=("tinyrnn", "tflm", "tflm-cmsis-nn"),
+                   help="tinyrnn C (default), TFLM with reference kernels, or TFLM with CMSIS-NN "
+                        "kernels (QEMU boards; needs the TFLM tree, see firmware/README.md)")
     p.set_defaults(func=_strict(_cmd_eval))
 
     from tinyrnn.deploy.flash_cli import register as register_flash
@@ -217,6 +220,8 @@ def _model_dir(model: str, root: Path | None) -> Path:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from tinyrnn.deploy.device_eval import DeviceEvalError, format_table, run_device_step
 
+    if args.backend != "tinyrnn":
+        return _cmd_eval_tflm(args)
     try:
         model = _model_dir(args.model, getattr(args, "build", None))
         result = run_device_step(model, args.env, args.port, args.limit, timeout=args.timeout)
@@ -233,6 +238,30 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"tinyrnn: error: {result['windows_outputs_differ']} windows differ between host and device",
               file=sys.stderr)
         raise SystemExit(1)
+    return 0
+
+
+def _cmd_eval_tflm(args: argparse.Namespace) -> int:
+    from tinyrnn.deploy.device_compare import eval_backend, format_rows
+    from tinyrnn.deploy.tflm_firmware import TflmModelError
+    from tinyrnn.deploy.tflm_lib import TflmBuildError, TflmUnavailable
+
+    if args.port:
+        print("error: the TFLM backends run on the QEMU boards only (no --port)", file=sys.stderr)
+        return 1
+    try:
+        model = _model_dir(args.model, getattr(args, "build", None))
+        rows = eval_backend(model, args.env, args.backend, args.limit)
+    except (BuildError, BootstrapError, DeviceError, TflmUnavailable, TflmBuildError,
+            TflmModelError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(rows, indent=2) if args.json else format_rows(rows))
+    exact = args.backend == "tflm"
+    bad = [r for r in rows if r.get("status") == "ok" and r["outputs_differing"] and exact]
+    if bad:
+        print(f"error: outputs differ from the reference in {len(bad)} graph(s)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -264,6 +264,21 @@ class Device:
         self.transport = transport
         self.timeout = timeout
         self._info: DeviceInfo | None = None
+        # `log <text>` lines: diagnostics of the model runtime (TFLM's DebugLog), not replies.
+        self.logs: list[str] = []
+
+    def _readline(self, timeout: float) -> bytes:
+        while True:
+            try:
+                line = self.transport.readline(timeout)
+            except DeviceGone as exc:
+                if not self.logs:
+                    raise
+                raise DeviceGone(f"{exc}; the runtime logged before: "
+                                 f"{' | '.join(self.logs[-6:])}") from exc
+            if not line.startswith(b"log "):
+                return line
+            self.logs.append(line[4:].decode("ascii", "replace").strip())
 
     # low level
     def send_line(self, line: str | bytes) -> None:
@@ -271,7 +286,7 @@ class Device:
         self.transport.write(data + b"\n")
 
     def read_reply_line(self, command: str, timeout: float | None = None) -> bytes:
-        line = self.transport.readline(self.timeout if timeout is None else timeout)
+        line = self._readline(self.timeout if timeout is None else timeout)
         if line.startswith(b"ready "):
             raise DeviceReset(
                 f"{self.transport.name} reset while waiting for the reply to `{_clip(command)}` "
@@ -322,7 +337,7 @@ class Device:
     # protocol
     def wait_ready(self, timeout: float = BOOT_TIMEOUT) -> str:
         """The boot banner of a board that was just started (QEMU prints it on connect)."""
-        line = self.transport.readline(timeout)
+        line = self._readline(timeout)
         if not line.startswith(b"ready "):
             raise ProtocolError(f"expected the boot banner `ready ...`, got {line[:80]!r}")
         return line.decode("ascii", "replace")
@@ -330,7 +345,9 @@ class Device:
     def identify(self) -> DeviceInfo:
         info = self._retry_once("id", lambda: DeviceInfo.from_reply(self.command("id", "id")))
         if info.init_status != 0:
-            raise DeviceError(f"model init failed on the device (status {info.init_status})")
+            said = f"; the runtime logged: {' | '.join(self.logs[-6:])}" if self.logs else ""
+            raise DeviceError(f"model init failed on the device (status {info.init_status})"
+                              f"{said}")
         self._info = info
         return info
 

@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("device link", ("tinyrnn.deploy",)),
     ("measurement", ("tinyrnn.measure",)),
     ("pipeline, report, CLI, API", ("tinyrnn.pipeline", "tinyrnn.report", "tinyrnn.report_device",
+                                    "tinyrnn.report_compare",
                                     "tinyrnn.cli", "tinyrnn.api", "tinyrnn.__main__")),
 )
 # The package folders as they install (pyproject's package-dir): import name -> folder.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the firmware side needs (Arm GCC, newlib, QEMU) if any is missing.
+# Installs the Debian packages the firmware side needs (Arm GCC, newlib, libstdc++, QEMU) if any
+# is missing.
 # Idempotent: a machine that already has them is left alone.
 set -euo pipefail
 need=()
@@ -7,6 +8,9 @@ command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi libnewlib-ar
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 [ -f /usr/lib/arm-none-eabi/newlib/libc.a ] || [ -d /usr/lib/arm-none-eabi/lib ] \
   || need+=(libnewlib-arm-none-eabi)
+# C++ headers and libstdc++ for newlib: the TFLM backend (deploy/tflm_lib.py) is C++.
+compgen -G "/usr/include/newlib/c++/*/cstdint" >/dev/null \
+  || need+=(libstdc++-arm-none-eabi-newlib)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

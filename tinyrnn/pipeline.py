@@ -22,6 +22,10 @@ from tinyrnn.measure.evaluate import evaluate_model
 from tinyrnn.train.fit import TrainConfig, train
 from tinyrnn.train.sources import load_dataset
 
+# Windows per (model, board, backend) in the tinyrnn-vs-TFLM table: 13 firmwares per board;
+# `tinyrnn device eval MODEL --backend tflm` streams the whole test set.
+COMPARE_WINDOWS = 50
+
 
 def train_step(dataset: str, cells: list[str], seeds: list[int], units: int, layers: int,
                epochs: int, root: Path, force: bool, patience: int = 8,
@@ -119,6 +123,20 @@ def bench_step(model_dir: Path, root: Path) -> dict:
     return result
 
 
+def compare_step(model_dirs: list[Path], root: Path) -> list[dict]:
+    """Every backend on every emulated board -> report/device_compare.json."""
+    from tinyrnn.deploy.boards import board
+    from tinyrnn.deploy.device_compare import run_compare, write_compare
+    from tinyrnn.deploy.firmware import QEMU_ENVS
+
+    # The real-chip ports (microbit's 16 KB, the M55) are outside the TFLM comparison: it runs on
+    # the boards TFLM's tree was verified for, and each core costs minutes of TFLM compilation.
+    envs = tuple(env for env in QEMU_ENVS if not board(env).real_chip)
+    rows = run_compare(model_dirs, envs, COMPARE_WINDOWS)
+    print(f"[compare] {write_compare(rows, root / 'report' / 'device_compare.json')}", flush=True)
+    return rows
+
+
 def budget_step(root: Path) -> None:
     """Build and measure on all four QEMU boards; the report's per-board table reads the JSON."""
     from tinyrnn.deploy.budget import format_table, run_budget
@@ -168,6 +186,13 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, e
             device_failures.append(f"bench {model_dir.name}")
     memory = []
     if main_job:
+        print(f"== tinyrnn vs TFLM (reference and CMSIS-NN kernels) on the Arm FPGA boards: "
+              f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each", flush=True)
+        try:
+            compare_step(first_seed, root)
+        except RuntimeError as e:
+            print(f"[compare] FAILED: {e}", flush=True)
+            device_failures.append("compare")
         print("== every emulated board: size and instruction budgets (untrained "
               "smartwatch-shaped models)", flush=True)
         try:

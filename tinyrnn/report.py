@@ -411,6 +411,9 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
 
     lines += bench_section(root, watch)
     lines += device_section(root)
+    from tinyrnn.report_compare import compare_section
+
+    lines += compare_section(root)
     plots = _plots(watch, out) if watch else []
     lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     lines += ["## Models", "", "| model | float acc | int8 acc (tinyrnn, else TFLM) | epochs | "

@@ -116,6 +116,9 @@ static void harness_cmd_id(const harness_token_t *tok, uint32_t n)
     harness_put_kv_u32("input", TINYRNN_MODEL_INPUT_SIZE);
     harness_put_kv_u32("output", TINYRNN_MODEL_OUTPUT_SIZE);
     harness_put_kv_u32("arena", TINYRNN_MODEL_ARENA_BYTES);
+#ifdef TINYRNN_MODEL_ARENA_USED
+    harness_put_kv_u32("arena_used", TINYRNN_MODEL_ARENA_USED());
+#endif
     harness_put_kv_u32("state", TINYRNN_MODEL_STATE_BYTES);
     harness_put_kv_u32("weights", TINYRNN_MODEL_WEIGHT_BYTES);
     harness_put_kv_u32("macs", TINYRNN_MODEL_MACS);

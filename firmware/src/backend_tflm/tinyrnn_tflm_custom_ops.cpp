@@ -3,18 +3,16 @@
 // executes the int8_custom.tflite written by convert/rnn_quant.py with exactly the integers of
 // the ahead-of-time path (docs/int8-gru-rnn.md).
 //
-// Register in the resolver next to the builtin head ops:
-//   resolver.AddCustom("TINYRNN_GRU", tinyrnn::Register_TINYRNN_GRU());
-//   resolver.AddCustom("TINYRNN_RNN", tinyrnn::Register_TINYRNN_RNN());
-//   resolver.AddFullyConnected(); resolver.AddSoftmax();
-//
-// NOT BUILT on the offline CI machine (no package ships TFLM's C++ sources, see docs/toolchain-facts.md); it
-// compiles only in the real-board PlatformIO environments that fetch TFLM. Written against the
-// TFLM API of 2024-2026 (TFLMRegistration, tflite::micro::RegisterOp, MicroContext).
+// tinyrnn_backend_tflm.cpp registers them next to the builtin head ops (FULLY_CONNECTED,
+// SOFTMAX) when the model uses them. Built against the TFLM tree TFLM_TREE names on the QEMU
+// boards (deploy/tflm_lib.py); TFLM API of 2024-2026 (TFLMRegistration, RegisterOp, MicroContext).
 //
 // Like convert/aot/rnn_plan.py, Prepare folds the input zero point into the biases and turns every
 // scale into a (multiplier, shift) pair with tflite::QuantizeMultiplier, into persistent memory.
-// Invoke resets the state and runs every time step of the window (invoke = reset + steps).
+// The recurrent state is persistent too: Invoke runs the tensor's time steps from the state the
+// previous Invoke left, and the interpreter's Reset() clears it through the op's reset hook --
+// the same contract as TFLite's fused LSTM and its variable tensors. So a window model after
+// Reset() computes reset + all steps, and a one-step model (T = 1) streams frame by frame.
 #if defined(TINYRNN_BACKEND_TFLM)
 
 #include <string.h>
@@ -25,6 +23,7 @@
 #include "tensorflow/lite/micro/micro_context.h"
 #include "tensorflow/lite/micro/micro_log.h"
 #include "flatbuffers/flexbuffers.h"
+#include "tinyrnn_tflm_custom_ops.h"
 
 extern "C" {
 #include "tinyrnn_gru.h"
@@ -44,7 +43,7 @@ struct OpData {
   int steps;
   tinyrnn_gru_t gru_layer;
   tinyrnn_rnn_t rnn_layer;
-  int scratch_index;  // int16 state + int8 hidden + int8 scratch, per invoke
+  uint8_t *state;  // persistent: int16 state (GRU) + int8 hidden + int8 step scratch
 };
 
 void Quantize(double real, int32_t *mult, int32_t *shift) {
@@ -61,6 +60,19 @@ void *Init(TfLiteContext *context, const char *buffer, size_t length) {
   data->return_sequences = m["return_sequences"].AsBool();
   data->gru_layer.reset_after = m["reset_after"].AsBool() ? 1 : 0;
   return data;
+}
+
+void Reset(TfLiteContext *context, void *buffer) {
+  (void)context;
+  OpData *data = static_cast<OpData *>(buffer);
+  if (data->state == nullptr) return;
+  if (data->gru) {
+    const int units = data->gru_layer.units;
+    tinyrnn_gru_reset(&data->gru_layer, reinterpret_cast<int16_t *>(data->state),
+                      reinterpret_cast<int8_t *>(data->state + 2 * units));
+  } else {
+    tinyrnn_rnn_reset(&data->rnn_layer, reinterpret_cast<int8_t *>(data->state));
+  }
 }
 
 TfLiteStatus Prepare(TfLiteContext *context, TfLiteNode *node) {
@@ -134,9 +146,11 @@ TfLiteStatus Prepare(TfLiteContext *context, TfLiteNode *node) {
     l->mult_h8 = mult_h8;
     l->shift_h8 = shift_h8;
   }
-  // Scratch: int16 state (GRU) + int8 hidden + int8 step scratch.
+  // Persistent, so the state outlives the Invoke (an arena scratch buffer would be reused).
   const size_t bytes = (data->gru ? 2u * units : 0u) + 2u * units;
-  TF_LITE_ENSURE_STATUS(context->RequestScratchBufferInArena(context, bytes, &data->scratch_index));
+  data->state = static_cast<uint8_t *>(context->AllocatePersistentBuffer(context, bytes));
+  TF_LITE_ENSURE(context, data->state != nullptr);
+  Reset(context, data);  // persistent memory starts undefined
   mc->DeallocateTempTfLiteTensor(x);
   mc->DeallocateTempTfLiteTensor(w_in);
   mc->DeallocateTempTfLiteTensor(w_rec);
@@ -153,13 +167,12 @@ TfLiteStatus Eval(TfLiteContext *context, TfLiteNode *node) {
   const int8_t *in = tflite::micro::GetTensorData<int8_t>(x);
   int8_t *out = tflite::micro::GetTensorData<int8_t>(h);
   const int n_in = x->dims->data[2];
-  uint8_t *scratch = static_cast<uint8_t *>(context->GetScratchBuffer(context, data->scratch_index));
+  uint8_t *scratch = data->state;
   if (data->gru) {
     const int units = data->gru_layer.units;
     int16_t *h16 = reinterpret_cast<int16_t *>(scratch);
     int8_t *h8 = reinterpret_cast<int8_t *>(scratch + 2 * units);
     int8_t *tmp = h8 + units;
-    tinyrnn_gru_reset(&data->gru_layer, h16, h8);
     for (int t = 0; t < data->steps; ++t) {
       tinyrnn_gru_step(&data->gru_layer, in + t * n_in, h16, h8, tmp);
       if (data->return_sequences) memcpy(out + t * units, h8, units);
@@ -169,7 +182,6 @@ TfLiteStatus Eval(TfLiteContext *context, TfLiteNode *node) {
     const int units = data->rnn_layer.units;
     int8_t *h8 = reinterpret_cast<int8_t *>(scratch);
     int8_t *tmp = h8 + units;
-    tinyrnn_rnn_reset(&data->rnn_layer, h8);
     for (int t = 0; t < data->steps; ++t) {
       tinyrnn_rnn_step(&data->rnn_layer, in + t * n_in, h8, tmp);
       if (data->return_sequences) memcpy(out + t * units, h8, units);
@@ -182,12 +194,12 @@ TfLiteStatus Eval(TfLiteContext *context, TfLiteNode *node) {
 }  // namespace
 
 TFLMRegistration *Register_TINYRNN_GRU() {
-  static TFLMRegistration r = tflite::micro::RegisterOp(Init, Prepare, Eval);
+  static TFLMRegistration r = tflite::micro::RegisterOp(Init, Prepare, Eval, nullptr, Reset);
   return &r;
 }
 
 TFLMRegistration *Register_TINYRNN_RNN() {
-  static TFLMRegistration r = tflite::micro::RegisterOp(Init, Prepare, Eval);
+  static TFLMRegistration r = tflite::micro::RegisterOp(Init, Prepare, Eval, nullptr, Reset);
   return &r;
 }
 
