@@ -30,7 +30,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from tinyrnn.pipeline import train_step
 
     train_step(args.dataset, args.cells, args.seeds, args.units, args.layers, args.epochs,
-               args.build, args.force, patience=args.patience)
+               args.build, args.force, patience=args.patience, init=args.init,
+               max_steps=args.max_steps)
 
 
 def _models(args: argparse.Namespace) -> list[Path]:
@@ -107,8 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=_csv(int), default=[0])
     s.add_argument("--units", type=int, default=32)
     s.add_argument("--layers", type=int, default=1)
-    s.add_argument("--epochs", type=int, default=30)
-    s.add_argument("--patience", type=int, default=8)
+    s.add_argument("--epochs", type=int, default=None,
+                   help="fixed epoch cap (default: from --max-steps and the data size)")
+    s.add_argument("--max-steps", type=int, default=None,
+                   help="gradient-step budget (default 1500); batch adapts to tiny data")
+    s.add_argument("--patience", type=int, default=None,
+                   help="early-stopping patience in epochs (default: ~400 steps)")
+    s.add_argument("--init", choices=("default", "chrono"), default="default",
+                   help="gate biases: Keras default, or chrono (Tallec & Ollivier 2018)")
     s.add_argument("--force", action="store_true", help="retrain even if finished")
     s.set_defaults(func=cmd_train)
 
@@ -132,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("all", help="the main job: train, convert, inspect, evaluate, report")
     s.add_argument("--seeds", type=_csv(int), default=[0, 1, 2])
-    s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--units", type=int, default=32)
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_all)

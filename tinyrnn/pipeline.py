@@ -24,6 +24,8 @@ MEMORY_LENGTHS = (20, 40)
 MEMORY_DATASETS = tuple(f"recall{t}" for t in MEMORY_LENGTHS)
 # Recall has a long loss plateau before the memory is found: no early stopping, a faster rate.
 MEMORY_LEARNING_RATE = 0.01
+# 30 epochs of the 2,550 recall training windows at batch 64, as before the step budget.
+MEMORY_MAX_STEPS = 1200
 DEFAULT_SEEDS = (0, 1, 2)
 # Test windows streamed to the emulated board per model in the main job: QEMU's UART takes
 # ~40 us a byte, so the full 1,002 windows cost ~100 s a model; `tinyrnn device eval` runs all.
@@ -44,8 +46,9 @@ def trained_models(root: Path = DEFAULT_ROOT, names: list[str] | None = None) ->
 
 
 def train_step(dataset: str, cells: list[str], seeds: list[int], units: int, layers: int,
-               epochs: int, root: Path, force: bool, patience: int = 8,
-               learning_rate: float = 3e-3) -> list[Path]:
+               epochs: int | None, root: Path, force: bool, patience: int | None = None,
+               learning_rate: float = 3e-3, init: str = "default", max_steps: int | None = None,
+               patience_steps: int | None = None) -> list[Path]:
     data = load_dataset(dataset)
     print(f"[data] {data.name}: {len(data.y_train)} train / {len(data.y_test)} test windows of "
           f"{data.steps} x {data.channels}, {data.num_classes} classes", flush=True)
@@ -53,8 +56,11 @@ def train_step(dataset: str, cells: list[str], seeds: list[int], units: int, lay
     total = len(cells) * len(seeds)
     for i, (cell, seed) in enumerate(((c, s) for s in seeds for c in cells), start=1):
         print(f"[train] model {i}/{total}", flush=True)
+        budget = {k: v for k, v in (("max_steps", max_steps), ("patience_steps", patience_steps))
+                  if v is not None}
         cfg = TrainConfig(dataset=dataset, cell=cell, units=units, layers=layers, epochs=epochs,
-                          seed=seed, patience=patience, learning_rate=learning_rate)
+                          seed=seed, patience=patience, learning_rate=learning_rate, init=init,
+                          **budget)
         outs.append(train(cfg, data, root=root, force=force))
     return outs
 
@@ -161,7 +167,8 @@ def budget_step(root: Path) -> None:
         print(f"[budget] {'FAIL' if f.fails else 'note'}: {f.describe()}", flush=True)
 
 
-def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, epochs: int = 30,
+def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
+            epochs: int | None = None,
             units: int = 32, force: bool = False) -> None:
     from tinyrnn.report import write_report
 
@@ -204,7 +211,8 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, e
     for dataset in MEMORY_DATASETS:
         print(f"== 4/5 long-memory task {dataset}: float accuracy per cell", flush=True)
         memory += train_step(dataset, cells, list(seeds), units, 1, epochs, root, force,
-                             patience=epochs, learning_rate=MEMORY_LEARNING_RATE)
+                             learning_rate=MEMORY_LEARNING_RATE, max_steps=MEMORY_MAX_STEPS,
+                             patience_steps=MEMORY_MAX_STEPS)
     print(f"== 5/5 report ({len(watch) + len(memory)} models)", flush=True)
     path = write_report(root)
     print(f"done in {time.monotonic() - start:.0f} s: {path}")
