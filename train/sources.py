@@ -1,4 +1,4 @@
-"""Data sets by name: ``watch``, ``recall<T>`` (e.g. ``recall64``) or a path to an ``.npz``."""
+"""Data sets by name: ``watch``, ``vowels``, ``recall<T>`` (e.g. ``recall64``) or an ``.npz`` path."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from pathlib import Path
 from train.dataset import Dataset, DatasetError
 from train.npz_data import load_npz
 from train.synthetic import load_recall
+from train.vowels import load_vowels
 from train.watch import load_watch
 
-BUILTIN = ("watch", "recall<steps>")
+BUILTIN = ("watch", "vowels", "recall<steps>")
 
 
 def load_dataset(spec: str, seed: int = 0) -> Dataset:
     if spec == "watch":
         return load_watch()
+    if spec == "vowels":
+        return load_vowels()
     m = re.fullmatch(r"recall(\d+)", spec)
     if m:
         return load_recall(steps=int(m.group(1)))
