@@ -11,7 +11,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Subcommands contributed by the device-side packages, when present.
-EXTENSIONS = ("convert.aot.cli", "convert.rnn_quant", "deploy.cli")
+EXTENSIONS = ("convert.aot.cli", "convert.rnn_quant", "deploy.cli", "tinyrnn.sweep.cli")
 
 
 def _csv(kind):
