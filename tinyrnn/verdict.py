@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
-BOOTSTRAP = 2000
+BOOTSTRAP = 1000
 COST_POINTS = 16
 # "As accurate": the GRU may trail by less than this many accuracy points at equal cost.
 EQUIVALENCE_POINTS = 1.0
