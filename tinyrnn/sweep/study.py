@@ -31,6 +31,7 @@ from tinyrnn.sweep.trial import run_trial
 
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 300.0
+WAIT_SECONDS = 5.0
 LIMIT_METRICS = ("flash_bytes", "firmware_ram_bytes", "instructions")
 
 
@@ -252,6 +253,31 @@ def feasible_specs(plan: SweepPlan, root: Path) -> tuple[list[TrialSpec], dict[s
     return ok, costs
 
 
+def _run_workers(study, plan: SweepPlan, root: Path, url: str | None, workers: int,
+                 feasible: list[TrialSpec]) -> None:
+    dead = reclaim_dead(study)
+    if dead:
+        print(f"[sweep] trials {dead} belonged to dead workers: marked FAIL, queued again",
+              flush=True)
+    if plan.n_trials is None:
+        queued = enqueue_missing(study, feasible)
+        print(f"[sweep] study {plan.study}: {len(feasible)} trials, {queued} queued now, "
+              f"{workers} worker(s)", flush=True)
+    if workers <= 1:
+        worker_loop(plan, root, url, 1, feasible)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_main, args=(plan, str(root), url, workers, feasible))
+             for _ in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    bad = [p.exitcode for p in procs if p.exitcode]
+    if bad:
+        raise RuntimeError(f"sweep workers exited with codes {bad}; rerun to resume")
+
+
 @dataclass
 class SweepOutcome:
     study: str
@@ -287,28 +313,17 @@ def run_sweep(plan: SweepPlan, root: Path, workers: int = 2, url: str | None = N
     sampler = optuna.samplers.TPESampler(seed=0) if plan.n_trials else None
     study = optuna.create_study(study_name=plan.study, storage=storage, direction="maximize",
                                 load_if_exists=True, sampler=sampler)
-    dead = reclaim_dead(study)
-    if dead:
-        print(f"[sweep] trials {dead} belonged to dead workers: marked FAIL, queued again",
-              flush=True)
-    if plan.n_trials is None:
-        queued = enqueue_missing(study, feasible)
-        print(f"[sweep] study {plan.study}: {len(feasible)} trials, {queued} queued now, "
-              f"{workers} worker(s)", flush=True)
-    if workers <= 1:
-        worker_loop(plan, root, url, 1, feasible)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_worker_main, args=(plan, str(root), url, workers, feasible))
-                 for _ in range(workers)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
-        bad = [p.exitcode for p in procs if p.exitcode]
-        if bad:
-            raise RuntimeError(f"sweep workers exited with codes {bad}; rerun to resume")
     keys = {s.key() for s in feasible}
+    while True:
+        _run_workers(study, plan, root, url, workers, feasible)
+        # Other launchers (other machines) may still be running trials of this grid: wait for
+        # them, and take over any whose worker died meanwhile.
+        running = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                   if t.user_attrs.get("key") in keys]
+        if not running:
+            break
+        print(f"[sweep] waiting for {len(running)} trial(s) running in other workers", flush=True)
+        time.sleep(WAIT_SECONDS)
     trials = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("key") in keys]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     within = [t for t in complete
