@@ -11,6 +11,7 @@ from convert.carray import CArrayMeta, write_c_array
 from convert.tflite_export import convert_model
 from tinyrnn.buildtree import DEFAULT_ROOT, models_dir, read_json
 from tinyrnn.evaluate import evaluate_model
+from tinyrnn.sweep.space import RECALL_LEARNING_RATE, RECALL_MAX_STEPS
 from train.fit import TrainConfig, train
 from train.models import CELLS
 from train.sources import load_dataset
@@ -18,14 +19,11 @@ from train.sources import load_dataset
 # The main job: every cell on the smartwatch data, and on a long-memory task where the plain
 # RNN should fall behind, each over several seeds so differences come with their spread.
 MAIN_DATASET = "watch"
+MAIN_UNITS = 32
 # Delayed recall at two lengths: the short one every cell should learn, the long one separates
 # the cells. Measured: at 40 steps a plain RNN stays at chance within 30 epochs.
 MEMORY_LENGTHS = (20, 40)
 MEMORY_DATASETS = tuple(f"recall{t}" for t in MEMORY_LENGTHS)
-# Recall has a long loss plateau before the memory is found: no early stopping, a faster rate.
-MEMORY_LEARNING_RATE = 0.01
-# 30 epochs of the 2,550 recall training windows at batch 64, as before the step budget.
-MEMORY_MAX_STEPS = 1200
 DEFAULT_SEEDS = (0, 1, 2)
 # Test windows streamed to the emulated board per model in the main job: QEMU's UART takes
 # ~40 us a byte, so the full 1,002 windows cost ~100 s a model; `tinyrnn device eval` runs all.
@@ -167,9 +165,19 @@ def budget_step(root: Path) -> None:
         print(f"[budget] {'FAIL' if f.fails else 'note'}: {f.describe()}", flush=True)
 
 
+def sweep_step(root: Path, preset: str = "reduced") -> None:
+    """The sweep preset in one local worker (training already fills both cores)."""
+    from tinyrnn.sweep.space import PRESETS, preset_specs
+    from tinyrnn.sweep.study import SweepPlan, run_sweep
+
+    out = run_sweep(SweepPlan(study=preset, specs=preset_specs(preset),
+                              measure_costs=PRESETS[preset]["costs"]), root, workers=1)
+    print(f"[sweep] {preset}: {out.complete}/{out.total} trials in {out.seconds:.0f} s", flush=True)
+
+
 def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
             epochs: int | None = None,
-            units: int = 32, force: bool = False) -> None:
+            units: int = MAIN_UNITS, force: bool = False) -> None:
     from tinyrnn.report import write_report
 
     start = time.monotonic()
@@ -211,8 +219,11 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
     for dataset in MEMORY_DATASETS:
         print(f"== 4/5 long-memory task {dataset}: float accuracy per cell", flush=True)
         memory += train_step(dataset, cells, list(seeds), units, 1, epochs, root, force,
-                             learning_rate=MEMORY_LEARNING_RATE, max_steps=MEMORY_MAX_STEPS,
-                             patience_steps=MEMORY_MAX_STEPS)
+                             learning_rate=RECALL_LEARNING_RATE, max_steps=RECALL_MAX_STEPS,
+                             patience_steps=RECALL_MAX_STEPS)
+    print("== reduced cost-accuracy frontier (`tinyrnn sweep --preset frontier` for the full one)",
+          flush=True)
+    sweep_step(root)
     print(f"== 5/5 report ({len(watch) + len(memory)} models)", flush=True)
     path = write_report(root)
     print(f"done in {time.monotonic() - start:.0f} s: {path}")
