@@ -115,3 +115,11 @@ def test_long_memory_claim_by_init():
 def test_missing_measurements_are_inconclusive_not_invented():
     vs = verdicts([])
     assert all(v.verdict == INCONCLUSIVE and v.detail.startswith("not measured") for v in vs)
+
+
+def test_one_seed_is_never_more_than_inconclusive():
+    vs = verdicts(_points(_curve({"gru": 0.05}), seeds=1))
+    v = _find(vs, "At equal parameter bytes, the GRU is as accurate")
+    assert v.estimate > 4.0 and v.verdict == INCONCLUSIVE and "no interval" in v.detail
+    # exact costs need no seeds
+    assert _find(vs, "The GRU is faster on the device").verdict == SUPPORTED

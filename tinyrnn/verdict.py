@@ -28,6 +28,7 @@ EQUIVALENCE_POINTS = 1.0
 # "About 3/4 of the parameters": the ratio must lie within this of 0.75.
 RATIO_TOLERANCE = 0.05
 GATED = ("lstm", "gru")
+MIN_SEEDS = 2
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,8 @@ def paired_difference(points: list[Point], a: str, b: str, attr: str, seed: int 
     mean_a = float(np.mean([va.mean() for va, _ in pairs]))
     mean_b = float(np.mean([vb.mean() for _, vb in pairs]))
     return {"estimate": stat(None), "low": low, "high": high, "groups": len(pairs),
-            "mean_a": mean_a, "mean_b": mean_b}
+            "mean_a": mean_a, "mean_b": mean_b,
+            "min_seeds": min(min(len(va), len(vb)) for va, vb in pairs)}
 
 
 def shape_ratio(points: list[Point], a: str, b: str, metric: str) -> dict | None:
@@ -187,6 +189,11 @@ def shape_ratio(points: list[Point], a: str, b: str, metric: str) -> dict | None
 
 
 # ---- the claims ---------------------------------------------------------------------------------
+
+def _seeded(verdict: str, m: dict) -> str:
+    """One seed gives no interval: never more than inconclusive."""
+    return verdict if m.get("min_seeds", 0) >= MIN_SEEDS else INCONCLUSIVE
+
 
 def _missing(claim: str, why: str) -> Verdict:
     return Verdict(claim, INCONCLUSIVE, None, None, None, "", f"not measured: {why}")
@@ -216,7 +223,7 @@ def verdicts(points: list[Point], memory_points: list[Point] | None = None) -> l
             if m is None:
                 out.append(_missing(claim, "needs >= 2 sizes of each cell with costs"))
                 continue
-            v = judge(m["low"], m["high"], -EQUIVALENCE_POINTS)
+            v = _seeded(judge(m["low"], m["high"], -EQUIVALENCE_POINTS), m)
             out.append(Verdict(claim, v, m["estimate"], m["low"], m["high"], "points GRU - LSTM",
                                f"int8 accuracy GRU - LSTM {m['estimate']:+.2f} points "
                                f"[{m['low']:+.2f}, {m['high']:+.2f}] at matched {label} "
@@ -228,8 +235,9 @@ def verdicts(points: list[Point], memory_points: list[Point] | None = None) -> l
                 if m is None:
                     out.append(_missing(claim, "needs >= 2 sizes of each cell with costs"))
                     continue
-                out.append(Verdict(claim, judge(m["low"], m["high"], 0.0), m["estimate"],
-                                   m["low"], m["high"], f"points {gated.upper()} - RNN",
+                out.append(Verdict(claim, _seeded(judge(m["low"], m["high"], 0.0), m),
+                                   m["estimate"], m["low"], m["high"],
+                                   f"points {gated.upper()} - RNN",
                                    f"int8 accuracy {gated.upper()} - RNN {m['estimate']:+.2f} "
                                    f"points [{m['low']:+.2f}, {m['high']:+.2f}] at matched "
                                    f"{label}", m))
@@ -237,7 +245,7 @@ def verdicts(points: list[Point], memory_points: list[Point] | None = None) -> l
     claim = "The GRU converges in fewer epochs than the LSTM"
     m = paired_difference(points, "lstm", "gru", "epochs_to_reach", datasets=tuple(real))
     out.append(_missing(claim, "no convergence records") if m is None else Verdict(
-        claim, judge(m["low"], m["high"], 0.0), m["estimate"], m["low"], m["high"],
+        claim, _seeded(judge(m["low"], m["high"], 0.0), m), m["estimate"], m["low"], m["high"],
         "epochs LSTM - GRU",
         f"epochs to 95% of best validation accuracy: LSTM {m['mean_a']:.1f} vs GRU "
         f"{m['mean_b']:.1f} (difference {m['estimate']:+.1f} [{m['low']:+.1f}, {m['high']:+.1f}]"
@@ -247,8 +255,8 @@ def verdicts(points: list[Point], memory_points: list[Point] | None = None) -> l
             ("train_seconds", "The GRU trains faster in total than the LSTM", "s")):
         m = paired_difference(points, "lstm", "gru", attr, datasets=tuple(real))
         out.append(_missing(claim, "no timings") if m is None else Verdict(
-            claim, judge(m["low"], m["high"], 0.0), m["estimate"], m["low"], m["high"],
-            f"{unit} LSTM - GRU",
+            claim, _seeded(judge(m["low"], m["high"], 0.0), m), m["estimate"], m["low"],
+            m["high"], f"{unit} LSTM - GRU",
             f"LSTM {m['mean_a']:.2f} s vs GRU {m['mean_b']:.2f} s (difference "
             f"{m['estimate']:+.2f} [{m['low']:+.2f}, {m['high']:+.2f}]; wall time on a shared "
             "2-core host)", m))
@@ -276,11 +284,14 @@ def verdicts(points: list[Point], memory_points: list[Point] | None = None) -> l
                 continue
             m = {k: (100 * v if k in ("estimate", "low", "high", "mean_a", "mean_b") else v)
                  for k, v in m.items()}
-            out.append(Verdict(claim, judge(m["low"], m["high"], 0.0), m["estimate"], m["low"],
-                               m["high"], f"points {gated.upper()} - RNN",
+            out.append(Verdict(claim, _seeded(judge(m["low"], m["high"], 0.0), m), m["estimate"],
+                               m["low"], m["high"], f"points {gated.upper()} - RNN",
                                f"int8 accuracy on delayed recall, mean over lengths: "
                                f"{gated.upper()} {m['mean_a']:.1f}% vs RNN {m['mean_b']:.1f}% "
                                f"({m['estimate']:+.1f} [{m['low']:+.1f}, {m['high']:+.1f}])", m))
+    for v in out:
+        if v.numbers.get("min_seeds", MIN_SEEDS) < MIN_SEEDS:
+            v.detail += f" (fewer than {MIN_SEEDS} seeds in a group: no interval, so inconclusive)"
     return out
 
 
