@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.buildtree import DEFAULT_ROOT, read_json, report_dir, write_text_atomic
-from tinyrnn.pipeline import MAIN_DATASET, MAIN_UNITS, MEMORY_DATASETS, trained_models
+from tinyrnn.pipeline import MAIN_DATASET, MEMORY_DATASETS, trained_models
 from tinyrnn.report_frontier import frontier_section
 from train.models import CELLS
 
@@ -326,10 +326,14 @@ def bench_section(root: Path, watch: dict[str, list[ModelRecord]]) -> list[str]:
 
 
 def write_report(root: Path = DEFAULT_ROOT) -> Path:
-    # The per-cell tables compare the main job's one shape; other sizes are in the frontier.
-    records = [r for r in load_records(root) if r.units == MAIN_UNITS
-               and r.config["train"].get("layers", 1) == 1
+    # The per-cell tables compare the main job's one shape (its models have cards); sweep-only
+    # sizes, stacks and initialisations are in the frontier section.
+    records = [r for r in load_records(root) if r.config["train"].get("layers", 1) == 1
                and r.config["train"].get("init", "default") == "default"]
+    main_units = {r.units for r in records if r.card}
+    if main_units:
+        records = [r for r in records if r.units in main_units
+                   and (r.card or r.dataset in MEMORY_DATASETS)]
     if not records:
         raise FileNotFoundError(f"no trained models under {root}; run `tinyrnn all` first")
     out = report_dir(root)
