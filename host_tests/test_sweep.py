@@ -81,7 +81,8 @@ def _tree(tmp_path: Path, cost_cache: Path, name: str) -> Path:
 def reference(tmp_path_factory, cost_cache) -> dict[str, float]:
     """An uninterrupted 2x2 sweep: two launchers at once on one storage (as two machines)."""
     root = _tree(tmp_path_factory.mktemp("ref"), cost_cache, "build")
-    procs = [_launch(root, "t"), _launch(root, "t")]
+    # one launcher with two local worker processes, one more launcher as a second machine
+    procs = [_launch(root, "t", "--workers", "2"), _launch(root, "t")]
     logs = [p.communicate(timeout=900)[0] for p in procs]
     for p, log in zip(procs, logs, strict=True):
         assert p.returncode == 0, log[-3000:]
@@ -90,7 +91,7 @@ def reference(tmp_path_factory, cost_cache) -> dict[str, float]:
     return done
 
 
-def test_2x2_grid_by_two_launchers_runs_every_trial_once(reference):
+def test_2x2_grid_by_three_workers_runs_every_trial_once(reference):
     assert len(reference) == 4
     assert all(0.0 <= v <= 1.0 for v in reference.values())
 
@@ -148,6 +149,10 @@ def test_budget_search_never_returns_a_model_over_budget(tmp_path, cost_cache):
     assert out.best is not None and out.best["costs"]["instructions"] <= limit
     ran = {t.user_attrs["key"] for t in _trials(root, "b")}
     assert len(ran) == 2  # the shapes over budget were never trained
+    # sampler-driven search (TPE over the candidates that fit): same guarantee
+    tpe = run_sweep(SweepPlan(study="b-tpe", specs=_specs(), max_steps=30, n_trials=2,
+                              limits={"instructions": limit}), root, workers=1)
+    assert tpe.complete == 2 and tpe.best["costs"]["instructions"] <= limit
     with pytest.raises(ValueError, match="no candidate fits"):
         run_sweep(SweepPlan(study="b0", specs=_specs(), max_steps=30,
                             limits={"instructions": costs[0].instructions - 1}), root, workers=1)
