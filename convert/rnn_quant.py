@@ -289,3 +289,20 @@ def quantize_recurrent_model(model_dir: Path, out_name: str = "int8_custom.tflit
     out = model_dir / out_name
     write_bytes_atomic(out, data)
     return out
+
+
+def quantize_model_folder(model_dir: Path) -> Path | None:
+    """A trained model folder's GRU/SimpleRNN as int8_custom.tflite, unless it is up to date; None
+    for an LSTM (TF's converter fuses that one)."""
+    from tinyrnn.core.buildtree import read_json
+
+    cfg = read_json(model_dir / "config.json")
+    if cfg["train"]["cell"] == "lstm":
+        return None
+    out = model_dir / "int8_custom.tflite"
+    if out.is_file() and out.stat().st_mtime >= (model_dir / "model.keras").stat().st_mtime:
+        print(f"[quantize] {model_dir.name}: up to date, skipping")
+        return out
+    path = quantize_recurrent_model(model_dir)
+    print(f"[quantize] {model_dir.name}: {path.name}: {path.stat().st_size} bytes", flush=True)
+    return path

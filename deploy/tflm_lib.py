@@ -24,7 +24,7 @@ compiler, flags and the content of every compiled source decide reuse, so editin
 flag rebuilds; an unchanged key never recompiles. The firmware links the archive, so
 only the objects a model's resolver reaches end up in flash.
 
-    python -m deploy.tflm_lib --board mps2-an386 --variant cmsis-nn     # build, print the path
+    python -m tinyrnn.deploy.tflm_lib --board mps2-an386 --variant cmsis-nn     # build, print the path
 """
 
 from __future__ import annotations
@@ -460,7 +460,7 @@ def ensure_library(board: str, variant: str, jobs: int = 2, progress: bool = Tru
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m deploy.tflm_lib", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tinyrnn.deploy.tflm_lib", description=__doc__.split("\n")[0])
     p.add_argument("--board", action="append", help="emulated board (repeatable; default all)")
     p.add_argument("--variant", action="append", choices=VARIANTS, help="default both")
     p.add_argument("--jobs", type=int, default=2)

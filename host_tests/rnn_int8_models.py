@@ -33,7 +33,8 @@ def _child(root: str, key: str) -> None:  # runs in a child process (TF import +
 
     cell, reset_after = SPECS[key]
     data = load_dataset("watch", seed=SEED)
-    cfg = TrainConfig(dataset="watch", cell=cell, units=UNITS, epochs=EPOCHS, seed=SEED)
+    cfg = TrainConfig(dataset="watch", cell=cell, units=UNITS, epochs=EPOCHS, seed=SEED,
+                      batch_size=64, patience=8)
     if reset_after:
         train(cfg, data, root=Path(root), verbose=0)
         return

@@ -21,13 +21,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("tinyrnn.core",)),
     ("data", ("tinyrnn.train.data_checks", "tinyrnn.train.dataset", "tinyrnn.train.npz_data",
               "tinyrnn.train.synthetic",
-              "tinyrnn.train.watch", "tinyrnn.train.sources", "tinyrnn.train.normalization")),
+              "tinyrnn.train.watch", "tinyrnn.train.sources", "tinyrnn.train.normalization",
+              "tinyrnn.train.vowels")),
     ("training", ("tinyrnn.train",)),
     ("conversion", ("tinyrnn.convert",)),
     ("device link", ("tinyrnn.deploy",)),
-    ("measurement", ("tinyrnn.measure",)),
+    ("measurement", ("tinyrnn.measure", "tinyrnn.sweep", "tinyrnn.verdict")),
     ("pipeline, report, CLI, API", ("tinyrnn.pipeline", "tinyrnn.report", "tinyrnn.report_device",
-                                    "tinyrnn.report_compare",
+                                    "tinyrnn.report_compare", "tinyrnn.report_frontier",
                                     "tinyrnn.cli", "tinyrnn.api", "tinyrnn.__main__")),
 )
 # The package folders as they install (pyproject's package-dir): import name -> folder.

@@ -15,10 +15,11 @@ from tinyrnn.core.experiment import (
     DEFAULT_SEEDS,
     DEVICE_WINDOWS,
     MAIN_DATASET,
+    MAIN_UNITS,
     MEMORY_DATASETS,
-    MEMORY_LEARNING_RATE,
 )
 from tinyrnn.measure.evaluate import evaluate_model
+from tinyrnn.sweep.space import RECALL_LEARNING_RATE, RECALL_MAX_STEPS
 from tinyrnn.train.fit import TrainConfig, train
 from tinyrnn.train.sources import load_dataset
 
@@ -28,8 +29,9 @@ COMPARE_WINDOWS = 50
 
 
 def train_step(dataset: str, cells: list[str], seeds: list[int], units: int, layers: int,
-               epochs: int, root: Path, force: bool, patience: int = 8,
-               learning_rate: float = 3e-3) -> list[Path]:
+               epochs: int | None, root: Path, force: bool, patience: int | None = None,
+               learning_rate: float = 3e-3, init: str = "default", max_steps: int | None = None,
+               patience_steps: int | None = None) -> list[Path]:
     data = load_dataset(dataset)
     print(f"[data] {data.name}: {len(data.y_train)} train / {len(data.y_test)} test windows of "
           f"{data.steps} x {data.channels}, {data.num_classes} classes", flush=True)
@@ -37,8 +39,11 @@ def train_step(dataset: str, cells: list[str], seeds: list[int], units: int, lay
     total = len(cells) * len(seeds)
     for i, (cell, seed) in enumerate(((c, s) for s in seeds for c in cells), start=1):
         print(f"[train] model {i}/{total}", flush=True)
+        budget = {k: v for k, v in (("max_steps", max_steps), ("patience_steps", patience_steps))
+                  if v is not None}
         cfg = TrainConfig(dataset=dataset, cell=cell, units=units, layers=layers, epochs=epochs,
-                          seed=seed, patience=patience, learning_rate=learning_rate)
+                          seed=seed, patience=patience, learning_rate=learning_rate, init=init,
+                          **budget)
         outs.append(train(cfg, data, root=root, force=force))
     return outs
 
@@ -58,18 +63,9 @@ def c_arrays_step(model_dir: Path) -> list[Path]:
 
 def quantize_custom_step(model_dir: Path) -> Path | None:
     """GRU/SimpleRNN: our own int8 quantization into a custom-op .tflite (TF cannot make one)."""
-    from tinyrnn.convert.rnn_quant import quantize_recurrent_model
+    from tinyrnn.convert.rnn_quant import quantize_model_folder
 
-    cfg = read_json(model_dir / "config.json")
-    if cfg["train"]["cell"] == "lstm":
-        return None
-    out = model_dir / "int8_custom.tflite"
-    if out.is_file() and out.stat().st_mtime >= (model_dir / "model.keras").stat().st_mtime:
-        print(f"[quantize] {model_dir.name}: up to date, skipping")
-        return out
-    path = quantize_recurrent_model(model_dir)
-    print(f"[quantize] {model_dir.name}: {path.name}: {path.stat().st_size} bytes", flush=True)
-    return path
+    return quantize_model_folder(model_dir)
 
 
 def compile_step(model_dir: Path) -> dict | None:
@@ -147,8 +143,19 @@ def budget_step(root: Path) -> None:
         print(f"[budget] {'FAIL' if f.fails else 'note'}: {f.describe()}", flush=True)
 
 
-def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, epochs: int = 30,
-            units: int = 32, force: bool = False, dataset: str = MAIN_DATASET,
+def sweep_step(root: Path, preset: str = "reduced") -> None:
+    """The sweep preset in one local worker (training already fills both cores)."""
+    from tinyrnn.sweep.space import PRESETS, preset_specs
+    from tinyrnn.sweep.study import SweepPlan, run_sweep
+
+    out = run_sweep(SweepPlan(study=preset, specs=preset_specs(preset),
+                              measure_costs=PRESETS[preset]["costs"]), root, workers=1)
+    print(f"[sweep] {preset}: {out.complete}/{out.total} trials in {out.seconds:.0f} s", flush=True)
+
+
+def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
+            epochs: int | None = None, units: int = MAIN_UNITS, force: bool = False,
+            dataset: str = MAIN_DATASET,
             cells: tuple[str, ...] = CELLS, layers: int = 1) -> None:
     """The whole job on one data set. On the main (smartwatch) data it adds the project's own
     experiments (every board's budget, the long-memory task); on a user's .npz it is that data's
@@ -202,8 +209,16 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS, e
             device_failures.append("budget")
         for memory_set in MEMORY_DATASETS:
             print(f"== 4/5 long-memory task {memory_set}: float accuracy per cell", flush=True)
-            memory += train_step(memory_set, cells, list(seeds), units, layers, epochs, root,
-                                 force, patience=epochs, learning_rate=MEMORY_LEARNING_RATE)
+            memory += train_step(memory_set, cells, list(seeds), units, 1, epochs, root, force,
+                                 learning_rate=RECALL_LEARNING_RATE, max_steps=RECALL_MAX_STEPS,
+                                 patience_steps=RECALL_MAX_STEPS)
+        print("== reduced cost-accuracy frontier (`tinyrnn sweep --preset frontier` for the full "
+              "one)", flush=True)
+        try:
+            sweep_step(root)
+        except (RuntimeError, ValueError, OSError) as e:  # the report still shows what finished
+            print(f"[sweep] FAILED: {e}", flush=True)
+            device_failures.append("sweep")
     print(f"== 5/5 report ({len(watch) + len(memory)} models)", flush=True)
     path = write_report(root)
     print(f"done in {time.monotonic() - start:.0f} s: {path}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from tinyrnn.core.buildtree import DEFAULT_ROOT, read_json, report_dir, trained_models, write_text_atomic
 from tinyrnn.core.experiment import CELLS, MAIN_DATASET, MEMORY_DATASETS
+from tinyrnn.report_frontier import frontier_section
 
 CELL_TITLE = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 
@@ -340,7 +341,14 @@ def split_words(split: dict) -> str:
 
 
 def write_report(root: Path = DEFAULT_ROOT) -> Path:
-    records = load_records(root)
+    # The per-cell tables compare the main job's one shape (its models have cards); sweep-only
+    # sizes, stacks and initialisations are in the frontier section.
+    records = [r for r in load_records(root) if r.config["train"].get("layers", 1) == 1
+               and r.config["train"].get("init", "default") == "default"]
+    main_units = {r.units for r in records if r.card}
+    if main_units:
+        records = [r for r in records if r.units in main_units
+                   and (r.card or r.dataset in MEMORY_DATASETS)]
     if not records:
         raise FileNotFoundError(f"no trained models under {root}; run `tinyrnn all` first")
     out = report_dir(root)
@@ -350,7 +358,8 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
     main = MAIN_DATASET if MAIN_DATASET in with_cards else (with_cards or datasets)[0]
     watch = _by_cell(records, main)
     memory = {n: _by_cell(records, n) for n in MEMORY_DATASETS if n in datasets and n != main}
-    others = [n for n in datasets if n != main and n not in MEMORY_DATASETS]
+    others = [n for n in datasets if n != main and n not in MEMORY_DATASETS
+              and any(r.card for r in records if r.dataset == n)]
     any_rec = next(iter(watch.values()))[0] if watch else records[0]
     t = any_rec.config["train"]
     lines = [
@@ -359,8 +368,8 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
         "",
         f"Generated {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} on "
         f"{platform.machine()} from the artifacts in `{root}`. Training: {t['units']} units, "
-        f"{t['layers']} layer(s), up to {t['epochs']} epochs (early stopping on a validation "
-        f"split, patience {t['patience']}), batch {t['batch_size']}, Adam {t['learning_rate']}.",
+        f"{t['layers']} layer(s), Adam {t['learning_rate']}; "
+        f"{any_rec.config.get('schedule', {}).get('rule', '')}.",
         "",
         "## The answer",
         "",
@@ -414,6 +423,7 @@ def write_report(root: Path = DEFAULT_ROOT) -> Path:
     from tinyrnn.report_compare import compare_section
 
     lines += compare_section(root)
+    lines += frontier_section(root, out)
     plots = _plots(watch, out) if watch else []
     lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     lines += ["## Models", "", "| model | float acc | int8 acc (tinyrnn, else TFLM) | epochs | "

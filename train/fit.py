@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.core.buildtree import DEFAULT_ROOT, model_dir, read_json, write_json
+from tinyrnn.train.convergence import convergence, epoch_timer
 from tinyrnn.train.dataset import Dataset, stratified_split
+from tinyrnn.train.init import apply_init, check_init
 from tinyrnn.train.models import build_classifier, check_cell, classifier_params
 from tinyrnn.train.normalization import Normalization
+from tinyrnn.train.schedule import MAX_STEPS, PATIENCE_STEPS, plan_schedule
 
 CALIBRATION_WINDOWS = 200
 
@@ -23,19 +26,24 @@ class TrainConfig:
     cell: str = "lstm"
     units: int = 32
     layers: int = 1
-    epochs: int = 30
-    batch_size: int = 64
+    # None: set from the data by train/schedule.py (gradient steps, adapted batch, plateau).
+    epochs: int | None = None
+    batch_size: int | None = None
     seed: int = 0
-    patience: int = 8
+    patience: int | None = None
     learning_rate: float = 3e-3
     validation_fraction: float = 0.15
     clipnorm: float = 1.0
+    max_steps: int = MAX_STEPS
+    patience_steps: int = PATIENCE_STEPS
+    init: str = "default"
 
     @property
     def name(self) -> str:
         stack = f"x{self.layers}" if self.layers > 1 else ""
         tag = Path(self.dataset).stem if self.dataset.endswith(".npz") else self.dataset
-        return f"{tag}-{self.cell}-u{self.units}{stack}-s{self.seed}"
+        init = "" if self.init == "default" else f"-{self.init}"
+        return f"{tag}-{self.cell}-u{self.units}{stack}{init}-s{self.seed}"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -72,6 +80,7 @@ def train(
     import tf_keras as keras
 
     check_cell(config.cell)
+    check_init(config.init)
     out = model_dir(config.name, root)
     if not force and is_trained(out, config):
         print(f"[train] {config.name}: already trained, skipping (use --force to retrain)")
@@ -86,10 +95,13 @@ def train(
     x_train = norm.apply(data.x_train)
     x_test = norm.apply(data.x_test)
     fit_idx, val_idx = stratified_split(data.y_train, config.validation_fraction, config.seed)
+    schedule = plan_schedule(len(fit_idx), config.max_steps, config.patience_steps,
+                             config.batch_size, config.epochs, config.patience)
 
     model = build_classifier(
         config.cell, config.units, config.layers, data.steps, data.channels, data.num_classes
     )
+    init_record = apply_init(model, config.cell, config.init, data.steps, config.seed)
     model.compile(
         # Clipping: LSTM losses spiked (0.22 -> 1.0) between epochs without it.
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm),
@@ -98,20 +110,21 @@ def train(
     )
     print(
         f"[train] {config.name}: {model.count_params()} params, {len(fit_idx)} train / "
-        f"{len(val_idx)} validation / {len(data.y_test)} test windows, up to {config.epochs} epochs"
+        f"{len(val_idx)} validation / {len(data.y_test)} test windows; {schedule.rule}"
     )
     stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.patience, restore_best_weights=True
+        monitor="val_loss", patience=schedule.patience_epochs, restore_best_weights=True
     )
+    timer = epoch_timer()
     start = time.monotonic()
     history = model.fit(
         x_train[fit_idx],
         data.y_train[fit_idx],
         validation_data=(x_train[val_idx], data.y_train[val_idx]),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
+        epochs=schedule.max_epochs,
+        batch_size=schedule.batch_size,
         shuffle=True,
-        callbacks=[stop],
+        callbacks=[stop, timer],
         verbose=verbose,
     )
     seconds = time.monotonic() - start
@@ -134,6 +147,8 @@ def train(
         out / "config.json",
         {
             "train": config.to_json(),
+            "schedule": schedule.to_json(),
+            "initialisation": init_record,
             "dataset": data.summary(),
             "class_names": data.class_names,
             "steps": data.steps,
@@ -142,6 +157,7 @@ def train(
         },
     )
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    hist["epoch_seconds"] = [round(s, 4) for s in timer.seconds]
     write_json(out / "history.json", hist)
     epochs_run = len(hist["loss"])
     write_json(
@@ -155,6 +171,9 @@ def train(
             "epochs_run": epochs_run,
             "best_epoch": int(np.argmin(hist["val_loss"])) + 1,
             "train_seconds": round(seconds, 1),
+            "convergence": convergence(hist["val_accuracy"], timer.seconds),
+            "batch_size": schedule.batch_size,
+            "gradient_steps": epochs_run * schedule.steps_per_epoch,
             "seed": config.seed,
         },
     )

@@ -13,15 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tf_keras as keras
 
-from tinyrnn.core.experiment import CELLS
+from tinyrnn.core.experiment import CELLS, check_cell  # noqa: F401  (re-exported)
 
 _LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}
-
-
-def check_cell(cell: str) -> str:
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
-    return cell
 
 
 def build_classifier(

@@ -1,4 +1,4 @@
-"""Data sets by name: ``watch``, ``recall<T>`` (e.g. ``recall64``) or a path to an ``.npz``."""
+"""Data sets by name: ``watch``, ``vowels``, ``recall<T>`` (e.g. ``recall64``) or an ``.npz`` path."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from pathlib import Path
 from tinyrnn.train.dataset import Dataset, DatasetError
 from tinyrnn.train.npz_data import load_npz
 from tinyrnn.train.synthetic import load_recall
+from tinyrnn.train.vowels import load_vowels
 from tinyrnn.train.watch import load_watch
 
-BUILTIN = ("watch", "recall<steps>")
+BUILTIN = ("watch", "vowels", "recall<steps>")
 
 
 def load_dataset(spec: str, seed: int = 0) -> Dataset:
     if spec == "watch":
         return load_watch()
+    if spec == "vowels":
+        return load_vowels()
     m = re.fullmatch(r"recall(\d+)", spec)
     if m:
         return load_recall(steps=int(m.group(1)))

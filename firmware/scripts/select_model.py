@@ -43,7 +43,7 @@ def _tflm_qemu():
     if not lib_dir or not os.path.isfile(os.path.join(lib_dir, "flags.json")):
         _fail("backend tflm on a QEMU board needs TINYRNN_TFLM_LIB_DIR (libtflm.a + flags.json): "
               "build through the device link (`tinyrnn device eval MODEL --backend tflm`) or run "
-              "`python -m deploy.tflm_lib --board BOARD --variant ref|cmsis-nn` and point it at "
+              "`python -m tinyrnn.deploy.tflm_lib --board BOARD --variant ref|cmsis-nn` and point it at "
               "the folder it prints")
     with open(os.path.join(lib_dir, "flags.json"), encoding="utf-8") as fp:
         flags = json.load(fp)["app"]

@@ -17,6 +17,7 @@ from tinyrnn.cli import aot, quantize, steps
 from tinyrnn.convert.aot.errors import AotError
 from tinyrnn.core.buildtree import BUILD_ENV, build_root
 from tinyrnn.deploy import cli as device_cli
+from tinyrnn.sweep import cli as sweep_cli
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.register(sub)
     aot.register(sub)
     device_cli.register(sub)
+    sweep_cli.register(sub)
     return p
 
 
