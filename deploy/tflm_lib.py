@@ -41,7 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tinyrnn.deploy.pio_bootstrap import FIRMWARE_DIR, REPO_ROOT, build_root
+from tinyrnn.core.resources import CHECKOUT_ROOT as REPO_ROOT
+from tinyrnn.deploy.pio_bootstrap import FIRMWARE_DIR, build_root
 
 TREE_ENV = "TFLM_TREE"
 DEFAULT_TREE = REPO_ROOT.parent / "shared" / "peers" / "tflm-cmsisnn"

@@ -11,7 +11,9 @@ import importlib.resources
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-_CHECKOUT = PACKAGE_DIR.parent
+# The source checkout's root (relative settings such as TFLM_TREE resolve against it).
+CHECKOUT_ROOT = PACKAGE_DIR.parent
+_CHECKOUT = CHECKOUT_ROOT
 
 
 def firmware_dir() -> Path:
