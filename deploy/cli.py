@@ -87,6 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "kernels (QEMU boards; needs the TFLM tree, see firmware/README.md)")
     p.set_defaults(func=_strict(_cmd_eval))
 
+    from tinyrnn.deploy.cycles import register as register_cycles
+
+    register_cycles(dev_sub)
+
     from tinyrnn.deploy.flash_cli import register as register_flash
 
     register_flash(dev_sub, _strict)

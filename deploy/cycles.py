@@ -330,7 +330,7 @@ def _cmd_cycles(args: Any) -> int:
 
     try:  # the emulated boards and the chip ports that also run in QEMU
         machine = qemu_machine(args.env)
-    except (OSError, KeyError):
+    except (OSError, KeyError, ValueError):  # ValueError: a board JSON without qemu.machine
         machine = ""
     if not machine or args.env not in BOARD_CORE:
         raise SystemExit(f"error: {args.env} has no QEMU machine with a timing model "

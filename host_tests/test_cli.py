@@ -52,7 +52,7 @@ def test_help_shows_defaults_and_choices(tmp_path):
     r = _tinyrnn("all", "--help", cwd=tmp_path)
     assert r.returncode == 0
     text = " ".join(r.stdout.split())
-    assert "lstm, gru, rnn" in text and "(default: 30)" in text and "(default: [0, 1, 2])" in text
+    assert "lstm, gru, rnn" in text and "(default: 32)" in text and "(default: [0, 1, 2])" in text
 
 
 def test_long_lists_in_errors_are_cut():

@@ -35,7 +35,7 @@ def _holder(root: Path) -> subprocess.Popen:
 def test_second_writer_is_refused_and_a_killed_holder_frees_the_tree(tmp_path: Path) -> None:
     holder = _holder(tmp_path)
     try:
-        run = subprocess.run([sys.executable, "-m", "tinyrnn.cli", "--build", str(tmp_path),
+        run = subprocess.run([sys.executable, "-m", "tinyrnn", "--build", str(tmp_path),
                               "report"], env=ENV, capture_output=True, text=True, timeout=120)
         assert run.returncode == 1
         assert "is busy" in run.stderr and f"pid {holder.pid}" in run.stderr, run.stderr

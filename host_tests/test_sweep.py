@@ -33,7 +33,7 @@ def _env(root: Path) -> dict:
 
 
 def _launch(root: Path, study: str, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "tinyrnn.cli", "--build", str(root), "sweep", *GRID,
+    cmd = [sys.executable, "-m", "tinyrnn", "--build", str(root), "sweep", *GRID,
            "--workers", "1", "--study", study, *extra]
     return subprocess.Popen(cmd, cwd=REPO, env=_env(root), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -130,15 +130,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.add_argument("--units", type=positive_int, default=32, help="units per recurrent layer")
         s.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers")
         s.add_argument("--epochs", type=positive_int, default=None,
-                       help="fixed epoch cap (default: from --max-steps and the data size)")
+                       help="fixed epoch cap (None: from --max-steps and the data size)")
         s.add_argument("--force", action="store_true", help="redo finished steps")
 
     s = sub.add_parser("train", help="train classifiers (skips finished ones)", formatter_class=fmt)
     model_args(s, [0])
     s.add_argument("--max-steps", type=positive_int, default=None,
-                   help="gradient-step budget (default 1500); the batch adapts to tiny data")
+                   help="gradient-step budget (None: 1500); the batch adapts to tiny data")
     s.add_argument("--patience", type=positive_int, default=None,
-                   help="early-stopping patience in epochs (default: ~400 steps)")
+                   help="early-stopping patience in epochs (None: ~400 steps)")
     s.add_argument("--init", choices=("default", "chrono"), default="default",
                    help="gate biases: Keras default, or chrono (Tallec & Ollivier 2018)")
     s.set_defaults(func=cmd_train)
