@@ -254,6 +254,7 @@ TIMINGS: dict[str, CoreTiming] = {t.core: t for t in (
 # QEMU board -> the timing model of its core.
 BOARD_CORE: dict[str, str] = {
     "mps2-an386": "cortex-m4",
+    "netduinoplus2": "cortex-m4",
     "mps2-an500": "cortex-m7",
     "mps2-an505": "cortex-m33",
     "lm3s6965evb": "cortex-m3",

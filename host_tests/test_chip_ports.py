@@ -117,7 +117,7 @@ def test_counter_counts_emulated_instructions_to_one_tick(env: str) -> None:
 
 def test_flash_without_a_board_says_what_it_looked_for(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("deploy.flash.MOUNT_ROOTS", (str(tmp_path),))
+    monkeypatch.setattr("tinyrnn.deploy.flash.MOUNT_ROOTS", (str(tmp_path),))
     try:
         import pyocd  # noqa: F401
         expected = r"no debug probe found for microbit: pyocd looked for CMSIS-DAP .*ST-Link.*MICROBIT"
@@ -133,7 +133,7 @@ def test_flash_copies_the_hex_to_a_daplink_drive(tmp_path: Path,
     drive = tmp_path / "media" / "user" / "MICROBIT"
     drive.mkdir(parents=True)
     (drive / "DETAILS.TXT").write_text("DAPLink Firmware\n")
-    monkeypatch.setattr("deploy.flash.MOUNT_ROOTS", (str(tmp_path / "media"),))
+    monkeypatch.setattr("tinyrnn.deploy.flash.MOUNT_ROOTS", (str(tmp_path / "media"),))
     assert find_drive("MICROBIT") == drive
     result = flash("microbit")
     assert result.method == f"drive {drive}"
@@ -149,7 +149,7 @@ def test_cli_flash_exits_1_with_one_line(tmp_path: Path, monkeypatch: pytest.Mon
                                          capsys: pytest.CaptureFixture[str]) -> None:
     from tinyrnn.deploy.cli import main
 
-    monkeypatch.setattr("deploy.flash.MOUNT_ROOTS", (str(tmp_path),))
+    monkeypatch.setattr("tinyrnn.deploy.flash.MOUNT_ROOTS", (str(tmp_path),))
     with pytest.raises(SystemExit) as exc:
         main(["device", "flash", "--env", "netduinoplus2", "--probe", "no-such-probe"])
     assert exc.value.code == 1
