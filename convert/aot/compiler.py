@@ -18,6 +18,7 @@ from .emit_rnn import emit_recurrent, is_recurrent_plan
 from .errors import AotError, UnsupportedModelError
 from .graph import read_tflite
 from .plan import ModelPlan, lower
+from .symbols import DEFAULT_PREFIX, Symbols
 
 # Code of the runtime library plus a model's glue, arm-none-eabi-gcc 12 -Os -mcpu=cortex-m4
 # (measured by bench.py: 2.7-3.0 KB with descriptors); added to the weights for a flash estimate.
@@ -102,13 +103,19 @@ def sanitize_name(name: str) -> str:
 
 def compile_model(tflite_path: Path, out_dir: Path, *, name: str,
                   normalization: dict | None = None,
-                  class_names: list[str] | None = None) -> CompileSummary:
-    """Compile an int8 LSTM .tflite into out_dir (tinyrnn_model.h/.c, summary.json).
+                  class_names: list[str] | None = None,
+                  symbol_prefix: str = DEFAULT_PREFIX) -> CompileSummary:
+    """Compile an int8 LSTM/GRU/SimpleRNN .tflite into out_dir (<prefix>.h/.c, summary.json).
+
+    ``symbol_prefix`` starts every external name of the generated model (symbols.py): the
+    default gives tinyrnn_model.h, tinyrnn_model_invoke, TINYRNN_MODEL_STEPS, ... (what the
+    firmware harness uses); models with different prefixes link into one program.
 
     Raises AotError (ModelFormatError, UnsupportedModelError, LimitError) with a message naming
     the problem; on any error nothing is left at out_dir (an earlier result stays untouched).
     """
     tflite_path = Path(tflite_path)
+    symbols = Symbols(symbol_prefix)
     graph = read_tflite(tflite_path)
     plan = lower(graph)
     mean, std, names = _check_meta(plan, normalization, class_names)
@@ -116,10 +123,12 @@ def compile_model(tflite_path: Path, out_dir: Path, *, name: str,
     try:
         if is_recurrent_plan(plan):  # GRU / SimpleRNN custom ops (convert/rnn_quant.py)
             emitted = emit_recurrent(plan, name=name, mean=mean, std=std, class_names=names,
-                                     source_sha256=sha)
+                                     source_sha256=sha, symbols=symbols,
+                                     has_normalization=normalization is not None)
         else:
             emitted = emit(plan, name=name, mean=mean, std=std, class_names=names,
-                           source_sha256=sha)
+                           source_sha256=sha, symbols=symbols,
+                           has_normalization=normalization is not None)
     except ValueError as exc:
         raise UnsupportedModelError(str(exc)) from exc
     summary = CompileSummary(
@@ -139,6 +148,10 @@ def compile_model(tflite_path: Path, out_dir: Path, *, name: str,
     info["input_zero_point"] = plan.input_zp
     info["output_scale"] = plan.output_scale
     info["output_zero_point"] = plan.output_zp
+    info["symbol_prefix"] = symbols.prefix
+    info["header"] = symbols.header
+    info["source"] = symbols.source
+    info["has_normalization"] = normalization is not None
     info["contract"] = "invoke = reset + step over every frame; step keeps state"
     files = dict(emitted.files)
     files["summary.json"] = json.dumps(info, indent=2, sort_keys=True) + "\n"

@@ -1,5 +1,6 @@
-"""C99 emission of a ModelPlan: tinyrnn_model.h (the API the firmware codes against) and
-tinyrnn_model.c (const weights, layer descriptors, static state and arena, API functions).
+"""C99 emission of a ModelPlan: <prefix>.h (the API the firmware codes against; tinyrnn_model.h
+by default, see symbols.py) and <prefix>.c (const weights, layer descriptors, static state and
+arena, API functions, input quantization).
 Output depends only on the plan and the metadata, so the same .tflite gives identical bytes."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from .arena import Buffer, plan_arena
 from .plan import GATES, FcOp, ModelPlan, SoftmaxOp
+from .symbols import DEFAULT_SYMBOLS, Symbols
 
 
 @dataclass
@@ -135,19 +137,49 @@ def _bias_pairs(gs: list) -> tuple[np.ndarray, np.ndarray]:
 
 
 # init/step/invoke are the same for every cell: run_layers and run_head hold what differs.
-MODEL_API_FUNCTIONS = (
-    "int tinyrnn_model_init(void) {\n  tinyrnn_model_reset();\n  return 0;\n}\n\n"
-    "int tinyrnn_model_step(const int8_t *frame, int8_t *output) {\n"
-    "  if (frame == 0 || output == 0) {\n    return -1;\n  }\n"
-    "  run_layers(frame);\n  run_head(output);\n  return 0;\n}\n\n"
-    "int tinyrnn_model_invoke(const int8_t *input, int8_t *output) {\n"
-    "  uint16_t t;\n"
-    "  if (input == 0 || output == 0) {\n    return -1;\n  }\n"
-    "  tinyrnn_model_reset();\n"
-    "  for (t = 0; t < TINYRNN_MODEL_STEPS; ++t) {\n"
-    "    run_layers(input + (uint32_t)t * TINYRNN_MODEL_CHANNELS);\n  }\n"
-    "  run_head(output);\n  return 0;\n}\n"
-)
+def model_api_functions(s: Symbols, has_normalization: bool) -> str:
+    """init/step/invoke, then the input quantization functions the header declares."""
+    steps, channels = s.macro("STEPS"), s.macro("CHANNELS")
+    api = (
+        f"int {s.fn('init')}(void) {{\n  {s.fn('reset')}();\n  return 0;\n}}\n\n"
+        f"int {s.fn('step')}(const int8_t *frame, int8_t *output) {{\n"
+        "  if (frame == 0 || output == 0) {\n    return -1;\n  }\n"
+        "  run_layers(frame);\n  run_head(output);\n  return 0;\n}\n\n"
+        f"int {s.fn('invoke')}(const int8_t *input, int8_t *output) {{\n"
+        "  uint16_t t;\n"
+        "  if (input == 0 || output == 0) {\n    return -1;\n  }\n"
+        f"  {s.fn('reset')}();\n"
+        f"  for (t = 0; t < {steps}; ++t) {{\n"
+        f"    run_layers(input + (uint32_t)t * {channels});\n  }}\n"
+        "  run_head(output);\n  return 0;\n}\n\n"
+        # The rule of tinyrnn/core/quantization.py, operation for operation: x / scale in
+        # double, ties away from zero (TFLM's QUANTIZE), so host and device inputs agree bit
+        # for bit. Beyond +-512 steps every zero point saturates, which keeps the cast defined.
+        "static int8_t quantize_one(float x) {\n"
+        f"  double v = (double)x / (double){s.macro('INPUT_SCALE')};\n"
+        "  int32_t q;\n"
+        f"  if (v != v) {{\n    return (int8_t){s.macro('INPUT_ZERO_POINT')};  /* NaN */\n  }}\n"
+        "  if (v > 512.0) {\n    v = 512.0;\n  } else if (v < -512.0) {\n    v = -512.0;\n  }\n"
+        "  q = v < 0.0 ? -(int32_t)(-v + 0.5) : (int32_t)(v + 0.5);\n"
+        f"  q += {s.macro('INPUT_ZERO_POINT')};\n"
+        "  return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));\n}\n\n"
+        f"void {s.fn('quantize_input')}(const float *x, int8_t *out, uint32_t frames) {{\n"
+        f"  uint32_t i;\n  const uint32_t n = frames * {channels};\n"
+        "  for (i = 0; i < n; ++i) {\n    out[i] = quantize_one(x[i]);\n  }\n}\n"
+    )
+    if has_normalization:
+        # float32 (x - mean) / std, as tinyrnn/train/normalization.py computes on the host
+        api += (
+            f"\nvoid {s.fn('quantize_raw_input')}(const float *raw, int8_t *out, "
+            "uint32_t frames) {\n"
+            "  uint32_t t, c;\n"
+            "  for (t = 0; t < frames; ++t) {\n"
+            f"    for (c = 0; c < {channels}; ++c) {{\n"
+            f"      const uint32_t i = t * {channels} + c;\n"
+            f"      const float z = (raw[i] - {s.fn('norm_mean')}[c]) / {s.fn('norm_std')}[c];\n"
+            "      out[i] = quantize_one(z);\n    }\n  }\n}\n"
+        )
+    return api
 
 
 def emit_run_head(plan: ModelPlan, offsets: dict[str, int], layers: int, last_units: int
@@ -167,54 +199,69 @@ def emit_run_head(plan: ModelPlan, offsets: dict[str, int], layers: int, last_un
 
 
 def emit_header(plan: ModelPlan, *, name: str, arena_bytes: int, state_bytes: int,
-                weight_bytes: int, macs: int, after_name: Sequence[str] = (),
-                layer_defines: Sequence[str] = ()) -> str:
-    """tinyrnn_model.h: the same API and constants for every cell; ``after_name`` and
-    ``layer_defines`` carry the cell-specific #defines."""
+                weight_bytes: int, macs: int, symbols: Symbols, has_normalization: bool,
+                after_name: Sequence[str] = (), layer_defines: Sequence[str] = ()) -> str:
+    """<prefix>.h: the same API and constants for every cell; ``after_name`` and
+    ``layer_defines`` carry the cell-specific #defines (already prefixed)."""
     K = plan.output_size
-    guard = "TINYRNN_MODEL_H"
+    s = symbols
+    m = s.macro
     h = [
         f"/* Generated by tinyrnn compile for model {c_string(name)[1:-1]}: do not edit.\n"
         " *\n"
-        " * Contract: invoke() = reset() + step() over all TINYRNN_MODEL_STEPS frames, then the\n"
-        " * head. step() keeps the recurrent state and applies the head to the current hidden\n"
-        " * state, so stepping a window after reset() ends with exactly invoke()'s output.\n"
-        " * Inputs are quantized as q = round(((x - mean) / std) / INPUT_SCALE)\n"
-        " * + INPUT_ZERO_POINT, clamped to int8. Not reentrant: one model, static buffers. */\n",
-        f"#ifndef {guard}\n#define {guard}\n\n#include <stdint.h>\n\n",
+        f" * Contract: {s.fn('invoke')}() = reset() + step() over all {m('STEPS')} frames,\n"
+        " * then the head. step() keeps the recurrent state and applies the head to the current\n"
+        " * hidden state, so stepping a window after reset() ends with exactly invoke()'s output.\n"
+        f" * Inputs: {s.fn('quantize_input')}() quantizes normalized floats as\n"
+        " * q = round(x / INPUT_SCALE) + INPUT_ZERO_POINT (ties away from zero), clamped to int8;\n"
+        f" * {s.fn('quantize_raw_input')}() (when {m('HAS_NORMALIZATION')}) first applies\n"
+        " * x = (raw - mean) / std. Not reentrant: one instance, static buffers. Every external\n"
+        f" * name starts with {s.prefix} / {s.prefix.upper()}, so other models link beside it. */\n",
+        f"#ifndef {s.guard}\n#define {s.guard}\n\n#include <stdint.h>\n\n",
         '#ifdef __cplusplus\nextern "C" {\n#endif\n\n',
-        f"#define TINYRNN_MODEL_NAME {c_string(name)}\n",
+        f"#define {m('NAME')} {c_string(name)}\n",
         *after_name,
-        f"#define TINYRNN_MODEL_STEPS {plan.steps}\n",
-        f"#define TINYRNN_MODEL_CHANNELS {plan.channels}\n",
-        "#define TINYRNN_MODEL_INPUT_SIZE (TINYRNN_MODEL_STEPS * TINYRNN_MODEL_CHANNELS)\n",
-        f"#define TINYRNN_MODEL_OUTPUT_SIZE {K}\n",
-        f"#define TINYRNN_MODEL_INPUT_SCALE {c_float(plan.input_scale)}\n",
-        f"#define TINYRNN_MODEL_INPUT_ZERO_POINT {plan.input_zp}\n",
-        f"#define TINYRNN_MODEL_OUTPUT_SCALE {c_float(plan.output_scale)}\n",
-        f"#define TINYRNN_MODEL_OUTPUT_ZERO_POINT {plan.output_zp}\n",
-        f"#define TINYRNN_MODEL_ARENA_BYTES {arena_bytes}   /* static scratch */\n",
-        f"#define TINYRNN_MODEL_STATE_BYTES {state_bytes}   /* recurrent state */\n",
-        f"#define TINYRNN_MODEL_WEIGHT_BYTES {weight_bytes}\n",
-        f"#define TINYRNN_MODEL_MACS {macs}   /* per inference (whole window) */\n",
+        f"#define {m('STEPS')} {plan.steps}\n",
+        f"#define {m('CHANNELS')} {plan.channels}\n",
+        f"#define {m('INPUT_SIZE')} ({m('STEPS')} * {m('CHANNELS')})\n",
+        f"#define {m('OUTPUT_SIZE')} {K}\n",
+        f"#define {m('INPUT_SCALE')} {c_float(plan.input_scale)}\n",
+        f"#define {m('INPUT_ZERO_POINT')} {plan.input_zp}\n",
+        f"#define {m('OUTPUT_SCALE')} {c_float(plan.output_scale)}\n",
+        f"#define {m('OUTPUT_ZERO_POINT')} {plan.output_zp}\n",
+        f"#define {m('ARENA_BYTES')} {arena_bytes}   /* static scratch */\n",
+        f"#define {m('STATE_BYTES')} {state_bytes}   /* recurrent state */\n",
+        f"#define {m('WEIGHT_BYTES')} {weight_bytes}\n",
+        f"#define {m('MACS')} {macs}   /* per inference (whole window) */\n",
+        f"#define {m('HAS_NORMALIZATION')} {int(has_normalization)}"
+        "   /* mean/std of the training data are known */\n",
         *layer_defines,
-        "extern const char *const tinyrnn_model_class_names[TINYRNN_MODEL_OUTPUT_SIZE];\n",
-        "extern const float tinyrnn_model_norm_mean[TINYRNN_MODEL_CHANNELS];\n",
-        "extern const float tinyrnn_model_norm_std[TINYRNN_MODEL_CHANNELS];\n\n",
-        "int  tinyrnn_model_init(void);  /* 0 = ok */\n",
-        "void tinyrnn_model_reset(void);  /* clear recurrent state */\n",
+        f"extern const char *const {s.fn('class_names')}[{m('OUTPUT_SIZE')}];\n",
+        f"extern const float {s.fn('norm_mean')}[{m('CHANNELS')}];\n",
+        f"extern const float {s.fn('norm_std')}[{m('CHANNELS')}];\n\n",
+        f"int  {s.fn('init')}(void);  /* 0 = ok */\n",
+        f"void {s.fn('reset')}(void);  /* clear recurrent state */\n",
         "/* whole window [T][C] -> [K]; resets the state first, like a fresh window */\n",
-        "int  tinyrnn_model_invoke(const int8_t *input, int8_t *output);\n",
+        f"int  {s.fn('invoke')}(const int8_t *input, int8_t *output);\n",
         "/* one time step [C]; state kept; output = head applied to the current hidden state */\n",
-        "int  tinyrnn_model_step(const int8_t *frame, int8_t *output);\n\n",
-        '#ifdef __cplusplus\n}\n#endif\n\n',
-        f"#endif /* {guard} */\n",
+        f"int  {s.fn('step')}(const int8_t *frame, int8_t *output);\n\n",
+        "/* normalized floats [frames][C] -> int8 input (the host's rule, bit for bit) */\n",
+        f"void {s.fn('quantize_input')}(const float *x, int8_t *out, uint32_t frames);\n",
+    ]
+    if has_normalization:
+        h += ["/* raw sensor floats [frames][C] -> (raw - mean) / std -> int8 input */\n",
+              f"void {s.fn('quantize_raw_input')}(const float *raw, int8_t *out, "
+              "uint32_t frames);\n"]
+    h += [
+        '\n#ifdef __cplusplus\n}\n#endif\n\n',
+        f"#endif /* {s.guard} */\n",
     ]
     return "".join(h)
 
 
 def emit_head_and_metadata(plan: ModelPlan, class_names: Sequence[str], mean: Sequence[float],
-                           std: Sequence[float]) -> tuple[list[str], int, int]:
+                           std: Sequence[float], symbols: Symbols
+                           ) -> tuple[list[str], int, int]:
     """The dense head's const arrays and descriptors, then class names and normalization.
 
     Shared by every recurrent cell's emitter. Returns (C chunks, weight bytes, descriptor bytes).
@@ -243,19 +290,22 @@ def emit_head_and_metadata(plan: ModelPlan, class_names: Sequence[str], mean: Se
                      f"{op.left_shift}, {op.diff_min}}};\n\n")
             descriptor_bytes += 16
 
-    c.append("const char *const tinyrnn_model_class_names[TINYRNN_MODEL_OUTPUT_SIZE] = {\n")
+    s = symbols
+    c.append(f"const char *const {s.fn('class_names')}[{s.macro('OUTPUT_SIZE')}] = {{\n")
     c.append("".join(f"  {c_string(n)},\n" for n in class_names))
     c.append("};\n")
     descriptor_bytes += sum(len(n.encode()) + 1 + 4 for n in class_names)
-    c.append("const float tinyrnn_model_norm_mean[TINYRNN_MODEL_CHANNELS] = {"
+    c.append(f"const float {s.fn('norm_mean')}[{s.macro('CHANNELS')}] = {{"
              + ", ".join(c_float(v) for v in mean) + "};\n")
-    c.append("const float tinyrnn_model_norm_std[TINYRNN_MODEL_CHANNELS] = {"
+    c.append(f"const float {s.fn('norm_std')}[{s.macro('CHANNELS')}] = {{"
              + ", ".join(c_float(v) for v in std) + "};\n\n")
     return c, weight_bytes, descriptor_bytes
 
 
 def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[float],
-         class_names: Sequence[str], source_sha256: str) -> EmittedModel:
+         class_names: Sequence[str], source_sha256: str, symbols: Symbols = DEFAULT_SYMBOLS,
+         has_normalization: bool = False) -> EmittedModel:
+    s = symbols
     L = len(plan.layers)
     # Arena: per-layer h' scratch at time slots 0..L-1; head op k at slot L+k writes a buffer
     # read at slot L+k+1. The last head op writes straight into the caller's output.
@@ -290,8 +340,8 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
              " * Bit-exact with TensorFlow Lite Micro's reference kernels (see tinyrnn.h). */\n")
     c.append('#include <string.h>\n\n#include "tinyrnn.h"\n'
              + ('#include "tinyrnn_lstm_packed.h"\n' if any(p is not None for p in packed) else '')
-             + '#include "tinyrnn_model.h"\n\n')
-    c.append("typedef char tinyrnn_model_check_units_[(TINYRNN_MAX_UNITS >= "
+             + f'#include "{s.header}"\n\n')
+    c.append(f"typedef char {s.fn('check_units_')}[(TINYRNN_MAX_UNITS >= "
              f"{max(layer.units for layer in plan.layers)}) ? 1 : -1];\n\n")
 
 
@@ -357,21 +407,22 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
         descriptor_bytes += 4 + 4 * 4 + 16 * 4 + 10 * 4
 
     head_c, head_weights, head_descriptors = emit_head_and_metadata(
-        plan, class_names, mean, std)
+        plan, class_names, mean, std, s)
     c.extend(head_c)
     weight_bytes += head_weights
     descriptor_bytes += head_descriptors
 
     # State: int16 cell states first so the struct has no padding.
-    c.append("/* Recurrent state (TINYRNN_MODEL_STATE_BYTES): cell states, then hidden "
+    c.append(f"/* Recurrent state ({s.macro('STATE_BYTES')}): cell states, then hidden "
              "states. */\n")
     c.append("static struct {\n")
     c.extend(f"  int16_t c{i}[{layer.units}];\n" for i, layer in enumerate(plan.layers))
     c.extend(f"  int8_t h{i}[{layer.units}];\n" for i, layer in enumerate(plan.layers))
     c.append("} s_state;\n")
-    c.append("typedef char tinyrnn_model_check_state_[(sizeof(s_state) == "
-             "TINYRNN_MODEL_STATE_BYTES) ? 1 : -1];\n\n")
-    c.append("/* Scratch arena (TINYRNN_MODEL_ARENA_BYTES), offsets planned at compile time:\n")
+    c.append(f"typedef char {s.fn('check_state_')}[(sizeof(s_state) == "
+             f"{s.macro('STATE_BYTES')}) ? 1 : -1];\n\n")
+    c.append(f"/* Scratch arena ({s.macro('ARENA_BYTES')}), offsets planned at compile "
+             "time:\n")
     for b in buffers:
         c.append(f" *   {b.name:<8} {b.size:>5} B at {offsets[b.name]:>5}, live in slots "
                  f"{b.first}..{b.last}\n")
@@ -391,14 +442,15 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
         prev = f"s_state.h{i}"
     c.append("}\n\n")
     c.extend(emit_run_head(plan, offsets, L, plan.layers[-1].units))
-    c.append("void tinyrnn_model_reset(void) {\n")
+    c.append(f"void {s.fn('reset')}(void) {{\n")
     c.extend(f"  tinyrnn_lstm{'_packed' if packed[i] is not None else ''}_reset(&k_l{i}, "
              f"s_state.h{i}, s_state.c{i});\n" for i in range(L))
     c.append("}\n\n")
-    c.append(MODEL_API_FUNCTIONS)
+    c.append(model_api_functions(s, has_normalization))
 
     header = emit_header(plan, name=name, arena_bytes=arena_bytes,
                          state_bytes=state_bytes, weight_bytes=weight_bytes, macs=plan.macs(),
-                         layer_defines=[f"#define TINYRNN_MODEL_LSTM_LAYERS {L}\n\n"])
-    return EmittedModel({"tinyrnn_model.h": header, "tinyrnn_model.c": "".join(c)},
+                         symbols=s, has_normalization=has_normalization,
+                         layer_defines=[f"#define {s.macro('LSTM_LAYERS')} {L}\n\n"])
+    return EmittedModel({s.header: header, s.source: "".join(c)},
                         arena_bytes, state_bytes, weight_bytes, descriptor_bytes, plan.macs())

@@ -1,7 +1,7 @@
 """C99 emission for GRU / SimpleRNN plans (custom ops TINYRNN_GRU / TINYRNN_RNN).
 
-Same generated API and header macros as the LSTM emitter (emit.py): tinyrnn_model_init, reset,
-invoke (= reset + step over every frame + head) and step; TINYRNN_MODEL_ARENA_BYTES,
+Same generated API and header macros as the LSTM emitter (emit.py): <prefix>_init, reset,
+invoke (= reset + step over every frame + head), step and quantize_input; <PREFIX>_ARENA_BYTES,
 STATE_BYTES, WEIGHT_BYTES, MACS. Kept in its own file so the LSTM emitter can evolve
 independently; both share its formatting helpers and the arena planner.
 Output depends only on the plan and the metadata (byte-deterministic).
@@ -15,7 +15,6 @@ import numpy as np
 
 from .arena import Buffer, plan_arena
 from .emit import (
-    MODEL_API_FUNCTIONS,
     EmittedModel,
     _aligned_i16,
     _array,
@@ -25,9 +24,11 @@ from .emit import (
     emit_head_and_metadata,
     emit_header,
     emit_run_head,
+    model_api_functions,
 )
 from .plan import FcOp, ModelPlan
 from .rnn_plan import RecurrentLayer
+from .symbols import DEFAULT_SYMBOLS, Symbols
 
 
 def is_recurrent_plan(plan: ModelPlan) -> bool:
@@ -133,7 +134,10 @@ def _packed_scratch(la: RecurrentLayer) -> int:
 
 
 def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[float],
-                   class_names: Sequence[str], source_sha256: str) -> EmittedModel:
+                   class_names: Sequence[str], source_sha256: str,
+                   symbols: Symbols = DEFAULT_SYMBOLS, has_normalization: bool = False
+                   ) -> EmittedModel:
+    s = symbols
     layers: list[RecurrentLayer] = list(plan.layers)
     for layer in layers:
         if layer.cell == "gru" and layer.state_bits != 16:
@@ -177,8 +181,8 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
              + ('#include "tinyrnn_rnn_packed.h"\n'
                 if "rnn" in packed_cells
                 else '')
-             + '#include "tinyrnn_model.h"\n\n')
-    c.append("typedef char tinyrnn_model_check_units_[(TINYRNN_MAX_UNITS >= "
+             + f'#include "{s.header}"\n\n')
+    c.append(f"typedef char {s.fn('check_units_')}[(TINYRNN_MAX_UNITS >= "
              f"{max(la.units for la in layers)}) ? 1 : -1];\n\n")
 
     def trio(vals: Sequence[int]) -> str:
@@ -242,20 +246,21 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
             descriptor_bytes += 4 + 12 + 6 * 4
 
     head_c, head_weights, head_descriptors = emit_head_and_metadata(
-        plan, class_names, mean, std)
+        plan, class_names, mean, std, s)
     c.extend(head_c)
     weight_bytes += head_weights
     descriptor_bytes += head_descriptors
 
-    c.append("/* Recurrent state (TINYRNN_MODEL_STATE_BYTES): GRU int16 states (Q0.15), then "
-             "the int8 hidden vectors. */\n")
+    c.append(f"/* Recurrent state ({s.macro('STATE_BYTES')}): GRU int16 states (Q0.15), "
+             "then the int8 hidden vectors. */\n")
     c.append("static struct {\n")
     c.extend(f"  int16_t s{i}[{su[i]}];\n" for i, la in enumerate(layers) if la.cell == "gru")
     c.extend(f"  int8_t h{i}[{su[i]}];\n" for i, la in enumerate(layers))
     c.append("} s_state;\n")
-    c.append("typedef char tinyrnn_model_check_state_[(sizeof(s_state) == "
-             "TINYRNN_MODEL_STATE_BYTES) ? 1 : -1];\n\n")
-    c.append("/* Scratch arena (TINYRNN_MODEL_ARENA_BYTES), offsets planned at compile time:\n")
+    c.append(f"typedef char {s.fn('check_state_')}[(sizeof(s_state) == "
+             f"{s.macro('STATE_BYTES')}) ? 1 : -1];\n\n")
+    c.append(f"/* Scratch arena ({s.macro('ARENA_BYTES')}), offsets planned at compile "
+             "time:\n")
     for b in buffers:
         c.append(f" *   {b.name:<8} {b.size:>5} B at {offsets[b.name]:>5}, live in slots "
                  f"{b.first}..{b.last}\n")
@@ -281,7 +286,7 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
         prev = f"s_state.h{i}"
     c.append("}\n\n")
     c.extend(emit_run_head(plan, offsets, L, layers[-1].units))
-    c.append("void tinyrnn_model_reset(void) {\n")
+    c.append(f"void {s.fn('reset')}(void) {{\n")
     for i, la in enumerate(layers):
         pk = "_packed" if packed[i] is not None else ""
         if la.cell == "gru":
@@ -289,15 +294,15 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
         else:
             c.append(f"  tinyrnn_rnn{pk}_reset(&k_l{i}, s_state.h{i});\n")
     c.append("}\n\n")
-    c.append(MODEL_API_FUNCTIONS)
+    c.append(model_api_functions(s, has_normalization))
 
     macs = plan.steps * sum(la.macs_per_step() for la in layers) + sum(
         op.in_size * op.out_size for op in plan.head if isinstance(op, FcOp))
     header = emit_header(
         plan, name=name, arena_bytes=arena_bytes, state_bytes=state_bytes,
-        weight_bytes=weight_bytes, macs=macs,
-        after_name=[f"#define TINYRNN_MODEL_CELL {c_string(cells.lower())}\n"],
-        layer_defines=["#define TINYRNN_MODEL_LSTM_LAYERS 0\n",
-                       f"#define TINYRNN_MODEL_RECURRENT_LAYERS {L}\n\n"])
-    return EmittedModel({"tinyrnn_model.h": header, "tinyrnn_model.c": "".join(c)},
+        weight_bytes=weight_bytes, macs=macs, symbols=s, has_normalization=has_normalization,
+        after_name=[f"#define {s.macro('CELL')} {c_string(cells.lower())}\n"],
+        layer_defines=[f"#define {s.macro('LSTM_LAYERS')} 0\n",
+                       f"#define {s.macro('RECURRENT_LAYERS')} {L}\n\n"])
+    return EmittedModel({s.header: header, s.source: "".join(c)},
                         arena_bytes, state_bytes, weight_bytes, descriptor_bytes, macs)
