@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the firmware side needs (Arm GCC, newlib, libstdc++, QEMU) if any
-# is missing.
+# Installs the Debian packages the firmware side needs (Arm GCC, newlib, libstdc++, QEMU, CMake)
+# if any is missing.
 # Idempotent: a machine that already has them is left alone.
 set -euo pipefail
 need=()
 command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+# CMake: the runtime's CMakeLists.txt and its C example are built by host_tests/test_clib.py.
+command -v cmake >/dev/null || need+=(cmake)
 [ -f /usr/lib/arm-none-eabi/newlib/libc.a ] || [ -d /usr/lib/arm-none-eabi/lib ] \
   || need+=(libnewlib-arm-none-eabi)
 # C++ headers and libstdc++ for newlib: the TFLM backend (deploy/tflm_lib.py) is C++.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tinyrnn.convert.aot.compiler import compile_model, sanitize_name
 from tinyrnn.convert.aot.errors import AotError
+from tinyrnn.convert.aot.symbols import DEFAULT_PREFIX
 from tinyrnn.convert.compile_folder import compile_model_folder
 from tinyrnn.core.buildtree import deployable_tflite
 
@@ -31,12 +32,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
     classes = [c.strip() for c in args.class_names.split(",")] if args.class_names else None
     out = Path(args.out) if args.out else None
     if model.is_dir():
-        summary = compile_model_folder(model, out, args.name, norm, classes)
+        summary = compile_model_folder(model, out, args.name, norm, classes,
+                                       symbol_prefix=args.prefix)
     else:
         tflite = _tflite(model)
         summary = compile_model(tflite, out or tflite.with_name(tflite.stem + "_tinyrnn"),
                                 name=args.name or sanitize_name(tflite.stem),
-                                normalization=norm, class_names=classes)
+                                normalization=norm, class_names=classes,
+                                symbol_prefix=args.prefix)
     print(summary.one_line())
     return 0
 
@@ -55,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compile", help="compile a model's deployable int8 .tflite into C for the tinyrnn runtime",
         description="Compile build/models/<name>/ (its deployable int8 model: int8_custom.tflite "
         "for GRU/SimpleRNN, int8.tflite for LSTM; normalization.json, config.json) or a .tflite "
-        "file into tinyrnn_model.h/.c; prints arena, flash estimate and MACs.",
+        "file into <prefix>.h/.c (tinyrnn_model.h/.c by default); prints arena, flash estimate "
+        "and MACs.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", help="model folder or a .tflite file")
@@ -63,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="model name in the generated header (default: folder name)")
     p.add_argument("--normalization", help="JSON file with {'mean': [...], 'std': [...]}")
     p.add_argument("--class-names", help="comma-separated class names")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX,
+                   help="symbol prefix of every external name of the generated model (and its "
+                   "file names): give each model of one program its own, e.g. gesture_model")
     p.set_defaults(func=cmd_compile)
 
     b = subparsers.add_parser(
