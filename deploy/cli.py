@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tinyrnn.core.buildtree import BuildTree
+from tinyrnn.core.buildtree import find_model_folder
 from tinyrnn.core.quantization import quantize
 from tinyrnn.deploy.firmware import DEFAULT_ENV, QEMU_ENVS, BuildError, build
 from tinyrnn.deploy.link import DeviceError, DeviceInfo
@@ -212,13 +212,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _model_dir(model: str, root: Path | None) -> Path:
-    path = Path(model)
-    if path.is_dir():
-        return path
-    candidate = BuildTree.resolve(root).model(model).path
-    if candidate.is_dir():
-        return candidate
-    raise FileNotFoundError(f"no model folder {model!r} (nor {candidate}): train it, or pass a path")
+    return find_model_folder(model, root).path
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

@@ -56,3 +56,12 @@ class Symbols:
 
 
 DEFAULT_SYMBOLS = Symbols()
+
+
+def prefix_for(name: str) -> str:
+    """A valid symbol prefix derived from a model name ("watch-lstm-u32-s0" ->
+    "watch_lstm_u32_s0"): lower case, runs of other characters become one underscore."""
+    p = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if not p or not p[0].isalpha() or p == "tinyrnn" or p.startswith("tinyrnn_"):
+        p = f"m_{p}".rstrip("_")
+    return p[:40].rstrip("_")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from tinyrnn import __version__
-from tinyrnn.cli import aot, quantize, steps
+from tinyrnn.cli import aot, export, quantize, steps
 from tinyrnn.convert.aot.errors import AotError
 from tinyrnn.core.buildtree import BUILD_ENV, build_root
 from tinyrnn.deploy import cli as device_cli
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     steps.register(sub)
     quantize.register(sub)
     aot.register(sub)
+    export.register(sub)
     device_cli.register(sub)
     sweep_cli.register(sub)
     return p

@@ -113,6 +113,18 @@ class BuildTree:
         return ModelFolder(self.models / name)
 
 
+def find_model_folder(model: str | Path, root: Path | str | None = None) -> ModelFolder:
+    """MODEL as commands take it: a model folder's path, else a model name in the build tree."""
+    path = Path(model)
+    if path.is_dir():
+        return ModelFolder(path)
+    candidate = BuildTree.resolve(root).model(str(model))
+    if candidate.path.is_dir():
+        return candidate
+    raise FileNotFoundError(f"no model folder {str(model)!r} (nor {candidate.path}): train it "
+                            "(`tinyrnn train`, `tinyrnn list` shows what exists) or pass its path")
+
+
 def models_dir(root: Path = DEFAULT_ROOT) -> Path:
     return BuildTree(root).models
 

@@ -50,9 +50,10 @@ def hold_build_tree(root: Path, command: str) -> Iterator[None]:
 
 
 def command_writes(command: str) -> bool:
-    """Commands that only read (or write nothing) run alongside a writer. `sweep` workers share
-    the tree on purpose: their Optuna storage hands each trial to one worker."""
-    return command not in {"data", "list", "sweep"}
+    """Commands that only read the tree (or write nothing there, like `export`) run alongside a
+    writer. `sweep` workers share the tree on purpose: their Optuna storage hands each trial to
+    one worker."""
+    return command not in {"data", "list", "sweep", "export"}
 
 
 if __name__ == "__main__":  # pragma: no cover - a manual probe: hold the lock for N seconds
