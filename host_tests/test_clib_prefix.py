@@ -257,3 +257,107 @@ def test_bad_prefix_is_refused_before_anything_is_written(models, prefix, tmp_pa
     with pytest.raises(AotError, match="prefix"):
         compile_model(folder.deployable_tflite(), tmp_path / "c", name="x", symbol_prefix=prefix)
     assert not (tmp_path / "c").exists()
+
+
+_FIRMWARE_MAIN = r"""
+/* Bare-metal Cortex-M4F program (QEMU mps2-an386): both models and the raw-input quantizer on
+ * the target, each result a hex line through semihosting SYS_WRITE0. */
+#include <stdint.h>
+#include "alpha_lstm.h"
+#include "beta_gru.h"
+#include "windows.h"
+
+static void write0(const char *s) {
+  register uint32_t r0 __asm__("r0") = 0x04u;
+  register const char *r1 __asm__("r1") = s;
+  __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+}
+
+static void put(char tag, const int8_t *v, int n) {
+  static const char hex[] = "0123456789abcdef";
+  static char line[2 * 512 + 3];
+  int i;
+  line[0] = tag;
+  for (i = 0; i < n; ++i) {
+    line[1 + 2 * i] = hex[((uint8_t)v[i]) >> 4];
+    line[2 + 2 * i] = hex[((uint8_t)v[i]) & 15u];
+  }
+  line[1 + 2 * n] = '\n';
+  line[2 + 2 * n] = 0;
+  write0(line);
+}
+
+int main(void) {
+  static int8_t out_a[ALPHA_LSTM_OUTPUT_SIZE], out_b[BETA_GRU_OUTPUT_SIZE];
+  static int8_t q[ALPHA_LSTM_INPUT_SIZE];
+  int w;
+  if (alpha_lstm_init() != 0 || beta_gru_init() != 0) return 2;
+  for (w = 0; w < N_WINDOWS; ++w) {
+    alpha_lstm_invoke(A_WINDOWS[w], out_a);
+    beta_gru_invoke(B_WINDOWS[w], out_b);
+    put('A', out_a, ALPHA_LSTM_OUTPUT_SIZE);
+    put('B', out_b, BETA_GRU_OUTPUT_SIZE);
+    alpha_lstm_quantize_raw_input(A_RAW[w], q, ALPHA_LSTM_STEPS);
+    put('Q', q, ALPHA_LSTM_INPUT_SIZE);
+  }
+  return 0;
+}
+"""
+
+
+def test_two_models_in_one_cortex_m4_firmware(models, tmp_path):
+    """The same two models and the raw-input quantizer built for Cortex-M4F with the firmware's
+    startup and linker script, run in QEMU: every output equals the host references."""
+    from tinyrnn.convert.aot.emit import c_float
+    from tinyrnn.core.resources import firmware_dir
+
+    platform = firmware_dir() / "platforms" / "tinyrnn-qemu"
+    (folder_a, cdir_a, pa), (_, cdir_b, pb) = models["lstm"], models["gru"]
+    n = 6
+    wa, wb = _windows(pa, n, 4), _windows(pb, n, 5)
+    norm = folder_a.normalization()
+    rng = np.random.default_rng(6)
+    raw = (rng.normal(0, 2, (n, pa.steps, pa.channels)) * np.float32(norm["std"])
+           + np.float32(norm["mean"])).astype(np.float32)
+
+    def rows(a: np.ndarray, fmt) -> str:
+        return ",\n".join("  {" + ", ".join(fmt(v) for v in w.reshape(-1)) + "}" for w in a)
+
+    (tmp_path / "windows.h").write_text(
+        f"#define N_WINDOWS {n}\n"
+        f"static const int8_t A_WINDOWS[{n}][ALPHA_LSTM_INPUT_SIZE] = {{\n{rows(wa, str)}}};\n"
+        f"static const int8_t B_WINDOWS[{n}][BETA_GRU_INPUT_SIZE] = {{\n{rows(wb, str)}}};\n"
+        f"static const float A_RAW[{n}][ALPHA_LSTM_INPUT_SIZE] = {{\n{rows(raw, c_float)}}};\n")
+    (tmp_path / "main.c").write_text(_FIRMWARE_MAIN)
+    elf = tmp_path / "two.elf"
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    srcs = [*sorted(RUNTIME_SRC.glob("*.c")), *sorted(RUNTIME_SRC.glob("*.S")),
+            cdir_a / "alpha_lstm.c", cdir_b / "beta_gru.c", tmp_path / "main.c",
+            platform / "startup" / "startup_cortexm.c"]
+    proc = subprocess.run(
+        ["arm-none-eabi-gcc", *cpu, "-std=c99", "-Os", *WARNINGS[1:], "-ffunction-sections",
+         "-fdata-sections", "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
+         "-Wl,--gc-sections", f"-L{platform / 'ldscripts'}", "-T", "mps2-an386.ld",
+         f"-I{RUNTIME_SRC}", f"-I{cdir_a}", f"-I{cdir_b}", f"-I{tmp_path}", *map(str, srcs),
+         "-o", str(elf)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    run = subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
+                          "-serial", "null", "-semihosting", "-kernel", str(elf)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    # QEMU sends the semihosting console to stderr here
+    text = run.stdout + run.stderr
+    lines = [ln for ln in text.splitlines() if ln[:1] in ("A", "B", "Q")]
+    assert len(lines) == 3 * n, text[-2000:]
+
+    def ints(line: str) -> np.ndarray:
+        return np.frombuffer(bytes.fromhex(line[1:]), np.int8)
+
+    ref_a = ReferenceModel(pa)
+    want_b = run_windows(pb, wb)
+    want_q = quantize(Normalization.from_json(norm).apply(raw), pa.input_scale, pa.input_zp)
+    for w in range(n):
+        a, b, q = lines[3 * w: 3 * w + 3]
+        assert np.array_equal(ints(a), ref_a.invoke(wa[w]).astype(np.int8)), f"LSTM window {w}"
+        assert np.array_equal(ints(b), want_b[w]), f"GRU window {w}"
+        assert np.array_equal(ints(q), want_q[w].reshape(-1)), f"raw quantization window {w}"
