@@ -77,7 +77,10 @@ def keras_model_card(model_dir: Path, fm: FloatModel, *, name: str, graph: str,
         "int8_tflite_bytes": entry["tflite_bytes"],
         "int8_weight_bytes": entry["constant_bytes_by_dtype"].get("INT8", 0),
     }
-    if tflm_arena:
+    if fm.cell != "lstm":
+        # TFLM's Python interpreter has no TINYRNN_GRU/RNN kernels (the firmware registers them).
+        card["int8_tflm_arena_note"] = "not measured on the host: custom ops"
+    elif tflm_arena:
         try:
             card["int8_tflm_arena_bytes"] = measure_arena(chosen)["arena_bytes"]
         except RuntimeError as e:

@@ -77,7 +77,32 @@ def convert_keras(model, quantize: str, calibration: np.ndarray | None = None) -
         configure_int8(converter, calibration)
     elif quantize != "float":
         raise ValueError(f"unknown quantization {quantize!r}")
-    return converter.convert()
+    return zero_unreferenced_buffers(converter.convert())
+
+
+def zero_unreferenced_buffers(data: bytes) -> bytes:
+    """Zero the bytes of buffers no tensor or metadata entry refers to.
+
+    TF 2.21's int8 LSTM conversion leaves one such buffer ([units] bytes) holding uninitialized
+    memory, so the same model and calibration gave different bytes from run to run
+    (docs/toolchain-facts.md). Nothing reads an unreferenced buffer; zeroing it makes the file
+    reproducible without changing what any interpreter computes."""
+    from tinyrnn.convert.tflite_info import load_model
+
+    model = load_model(data)
+    used = {model.Metadata(i).Buffer() for i in range(model.MetadataLength())}
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        used |= {sg.Tensors(i).Buffer() for i in range(sg.TensorsLength())}
+    out = bytearray(data)
+    for i in range(model.BuffersLength()):
+        buf = model.Buffers(i)
+        if i in used or buf.DataLength() == 0:
+            continue
+        field = buf._tab.Offset(4)  # Buffer.data: the first field of the table
+        start = buf._tab.Vector(field)
+        out[start:start + buf._tab.VectorLen(field)] = bytes(buf._tab.VectorLen(field))
+    return bytes(out)
 
 
 def fused_lstm_int8(fm, calibration: np.ndarray) -> bytes:

@@ -264,8 +264,11 @@ def compile_c(model, out: Path | str, *, name: str | None = None,
 
 def model_card(model, out: Path | str, *, name: str | None = None,
                tflm_arena: bool = True) -> Card:
-    """card.json: parameters, MACs, int8 bytes, TFLM arena (measured with TFLM, unless
-    ``tflm_arena=False``: a bisection of child processes, seconds) and the tinyrnn C summary."""
+    """card.json: parameters, MACs, int8 bytes, TFLM arena and the tinyrnn C summary.
+
+    The arena is measured with TFLM itself for the LSTM (a bisection in child processes, about
+    ten seconds; ``tflm_arena=False`` skips it); TFLM's host interpreter lacks the GRU/RNN
+    custom ops, so their arena is not measured here."""
     from tinyrnn.convert.card import keras_model_card
 
     fm = inspect_model(model)
@@ -351,7 +354,7 @@ def export_model(model, calibration, out: Path | str, *, x_test=None, y_test=Non
     arr = to_c_array(model, out, name=name, class_names=class_names, normalization=normalization)
     _say(f"compiling {q.path.name} to C", verbose)
     c = compile_c(model, out, name=name, class_names=class_names, normalization=normalization)
-    if tflm_arena:
+    if tflm_arena and fm.cell == "lstm":
         _say("measuring the TFLM arena (TFLM in child processes)", verbose)
     card = model_card(model, out, name=name, tflm_arena=tflm_arena)
     ev = None if x_test is None else evaluate(model, out, x_test, y_test, verbose=verbose)
