@@ -249,6 +249,29 @@ def test_bad_calibration_and_labels(tmp_path):
         evaluate(model, tmp_path, windows(4, 0), verbose=False)
 
 
+def test_bad_class_names_and_normalization(tmp_path):
+    from tinyrnn.api import export_model
+
+    model = build("k3_rnn")
+    with pytest.raises(ValueError, match="3 class names given; the model has 4 outputs"):
+        export_model(model, windows(8, 0), tmp_path, class_names=list("abc"), verbose=False)
+    with pytest.raises(ValueError, match="3 means and 3 stds > 0, got 2 and 3"):
+        export_model(model, windows(8, 0), tmp_path, verbose=False,
+                     normalization={"mean": [0, 0], "std": [1, 1, 1]})
+    with pytest.raises(ValueError, match="y_test given without x_test"):
+        export_model(model, windows(8, 0), tmp_path, y_test=[0], verbose=False)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_bad_labels(exported):
+    from tinyrnn.api import evaluate
+
+    model, res = exported["k3_rnn"]
+    with pytest.raises(ValueError, match=r"y_test must be 5 integer class indices in \[0, 4\)"):
+        evaluate(model, res.out, windows(5, 0), [0, 1, 2, 3, 4], verbose=False)
+
+
 def test_importing_tinyrnn_does_not_import_the_api_or_tensorflow():
     code = ("import sys, tinyrnn\n"
             "assert callable(tinyrnn.__getattr__)\n"

@@ -216,9 +216,17 @@ def _meta(fm: FloatModel, class_names: Sequence[str] | None, normalization: dict
     if len(names) != fm.num_classes:
         raise ValueError(f"{len(names)} class names given; the model has {fm.num_classes} "
                          "outputs")
-    norm = normalization or {"mean": [0.0] * fm.channels, "std": [1.0] * fm.channels}
-    return names, {"mean": [float(v) for v in norm["mean"]],
-                   "std": [float(v) for v in norm["std"]]}
+    if normalization is None:
+        return names, {"mean": [0.0] * fm.channels, "std": [1.0] * fm.channels}
+    try:
+        norm = {k: [float(v) for v in normalization[k]] for k in ("mean", "std")}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError("normalization must be {'mean': [...], 'std': [...]} with one float per "
+                         f"channel: {exc!r}") from exc
+    if any(len(v) != fm.channels for v in norm.values()) or min(norm["std"]) <= 0:
+        raise ValueError(f"normalization needs {fm.channels} means and {fm.channels} stds > 0, "
+                         f"got {len(norm['mean'])} and {len(norm['std'])}")
+    return names, norm
 
 
 def _deployable(out: Path | str) -> Path:
