@@ -18,7 +18,7 @@ from tinyrnn.convert.aot.hostbuild import HostModel
 REPO = Path(__file__).resolve().parent.parent
 STEPS, CHANNELS, CLASSES = 12, 3, 4
 # The int8 model must pick the float model's class on at least this share of test windows.
-# Weights are random, so class margins are smaller than a trained model's; measured 0.96-1.0.
+# Weights are random, so class margins are smaller than a trained model's; measured 0.987-1.0.
 MIN_AGREEMENT = 0.9
 
 
