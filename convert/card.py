@@ -6,9 +6,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tinyrnn.convert.arena import measure_arena
+from tinyrnn.convert.keras_model import FloatModel
 from tinyrnn.convert.tflite_info import inspect_file, structure_key
-from tinyrnn.core.buildtree import deployable_tflite, read_json, write_json
-from tinyrnn.train.models import classifier_macs, classifier_params
+from tinyrnn.core.buildtree import ModelFolder, deployable_tflite, read_json, write_json
+from tinyrnn.train.models import classifier_macs, classifier_params, recurrent_macs
 
 ARENA_CACHE = "arena-cache.json"
 
@@ -32,6 +33,63 @@ def _arena(model_dir: Path, tflite: Path) -> dict:
     cache[key] = arena
     write_json(cache_path, cache)
     return arena
+
+
+def tflite_entry(path: Path, graph: str) -> dict:
+    """A card's record of one int8 .tflite: bytes, ops, constant bytes, input/output quantization."""
+    info = inspect_file(path)
+    return {"status": "ok", "quantize": "int8", "unroll": False, "file": path.name,
+            "tflite_bytes": info.bytes, "graph": graph, "ops": info.op_counts,
+            "tensors": info.tensors, "constant_bytes_by_dtype": info.constant_bytes_by_dtype,
+            "input": asdict(info.inputs[0]), "output": asdict(info.outputs[0])}
+
+
+def keras_model_card(model_dir: Path, fm: FloatModel, *, name: str, graph: str,
+                     tflm_arena: bool = True) -> dict:
+    """card.json for a user's Keras model exported by the Python API (tinyrnn/api.py).
+
+    Same keys as build_card where the facts exist (no training config, metrics or conversion
+    attempts here); units are per layer because a user's stack need not be uniform."""
+    model_dir = Path(model_dir)
+    chosen = deployable_tflite(model_dir)
+    if chosen is None:
+        raise FileNotFoundError(f"{model_dir} has no int8 model to describe")
+    entry = tflite_entry(chosen, graph)
+    inputs = [fm.channels] + [la.units for la in fm.layers[:-1]]
+    card: dict = {
+        "model": name,
+        "source": fm.keras,
+        "cell": fm.cell,
+        "units": [la.units for la in fm.layers],
+        "layers": len(fm.layers),
+        "reset_after": [la.reset_after for la in fm.layers] if fm.cell == "gru" else None,
+        "steps": fm.steps,
+        "channels": fm.channels,
+        "num_classes": fm.num_classes,
+        "softmax": fm.softmax,
+        "keras_params": fm.params,
+        "float_weight_bytes": 4 * fm.params,
+        "macs_per_inference": sum(recurrent_macs(fm.cell, la.units, n, fm.steps)
+                                  for la, n in zip(fm.layers, inputs, strict=True))
+        + fm.layers[-1].units * fm.num_classes,
+        "variants": {chosen.stem: entry},
+        "deployable_int8": chosen.name,
+        "int8_tflite_bytes": entry["tflite_bytes"],
+        "int8_weight_bytes": entry["constant_bytes_by_dtype"].get("INT8", 0),
+    }
+    if fm.cell != "lstm":
+        # TFLM's Python interpreter has no TINYRNN_GRU/RNN kernels (the firmware registers them).
+        card["int8_tflm_arena_note"] = "not measured on the host: custom ops"
+    elif tflm_arena:
+        try:
+            card["int8_tflm_arena_bytes"] = measure_arena(chosen)["arena_bytes"]
+        except RuntimeError as e:
+            card["int8_tflm_arena_error"] = str(e).splitlines()[0]
+    summary = ModelFolder(model_dir).tinyrnn_dir / "summary.json"
+    if summary.is_file():
+        card["tinyrnn"] = read_json(summary)
+    write_json(ModelFolder(model_dir).card_json, card)
+    return card
 
 
 def build_card(model_dir: Path) -> dict:
@@ -76,14 +134,7 @@ def build_card(model_dir: Path) -> dict:
         card["variants"][key] = entry
     custom = model_dir / "int8_custom.tflite"
     if custom.is_file():
-        info = inspect_file(custom)
-        card["variants"]["int8_custom"] = {
-            "status": "ok", "quantize": "int8", "unroll": False, "file": custom.name,
-            "tflite_bytes": info.bytes, "graph": "custom op (tinyrnn quantizer)",
-            "ops": info.op_counts, "tensors": info.tensors,
-            "constant_bytes_by_dtype": info.constant_bytes_by_dtype,
-            "input": asdict(info.inputs[0]), "output": asdict(info.outputs[0]),
-        }
+        card["variants"]["int8_custom"] = tflite_entry(custom, "custom op (tinyrnn quantizer)")
     summary = model_dir / "tinyrnn" / "summary.json"
     if summary.is_file():
         card["tinyrnn"] = read_json(summary)

@@ -24,11 +24,18 @@ give the same bytes on every run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.convert.keras_model import (  # noqa: F401  (re-exported: older callers import them here)
+    FloatLayer,
+    FloatModel,
+    check_windows,
+    float_forward,
+    float_layer_forward,
+    read_keras_model,
+)
 from tinyrnn.convert.rnn_int8 import (  # noqa: F401  (re-exported: the quantizer's vocabulary)
     ACT_SCALE,
     CUSTOM_GRU,
@@ -43,124 +50,17 @@ from tinyrnn.convert.rnn_int8 import (  # noqa: F401  (re-exported: the quantize
 )
 
 
-@dataclass
-class FloatLayer:
-    cell: str
-    reset_after: bool
-    return_sequences: bool
-    kernel: np.ndarray            # [input_size, G*units] (Keras layout)
-    recurrent: np.ndarray         # [units, G*units]
-    bias: np.ndarray              # [G*units] or [2, G*units] (GRU reset_after)
-
-    @property
-    def units(self) -> int:
-        return self.recurrent.shape[0]
-
-
-@dataclass
-class FloatModel:
-    steps: int
-    channels: int
-    layers: list[FloatLayer]
-    dense_w: np.ndarray           # [units, K] (Keras layout)
-    dense_b: np.ndarray           # [K]
-    softmax: bool
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def float_layer_forward(layer: FloatLayer, x: np.ndarray) -> np.ndarray:
-    """Keras semantics on a batch [N, T, n] -> all hidden states [N, T, units] (float64)."""
-    n, steps, _ = x.shape
-    u = layer.units
-    h = np.zeros((n, u))
-    out = np.zeros((n, steps, u))
-    k = layer.kernel.astype(np.float64)
-    r_k = layer.recurrent.astype(np.float64)
-    b = layer.bias.astype(np.float64)
-    for t in range(steps):
-        xt = x[:, t, :]
-        if layer.cell == "rnn":
-            h = np.tanh(xt @ k + b + h @ r_k)
-        else:
-            b_in, b_rec = (b[0], b[1]) if layer.reset_after else (b, np.zeros_like(b))
-            xz, xr, xh = np.split(xt @ k + b_in, 3, axis=1)
-            if layer.reset_after:
-                hz, hr, hh = np.split(h @ r_k + b_rec, 3, axis=1)
-                z, r = _sigmoid(xz + hz), _sigmoid(xr + hr)
-                cand = np.tanh(xh + r * hh)
-            else:
-                hz, hr = np.split(h @ r_k[:, :2 * u], 2, axis=1)
-                z, r = _sigmoid(xz + hz), _sigmoid(xr + hr)
-                cand = np.tanh(xh + (r * h) @ r_k[:, 2 * u:])
-            h = z * h + (1.0 - z) * cand
-        out[:, t] = h
-    return out
-
-
-def float_forward(model: FloatModel, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """(hidden sequences of every layer, logits) for windows [N, T, C]."""
-    seqs = []
-    y = np.asarray(x, np.float64)
-    for layer in model.layers:
-        y = float_layer_forward(layer, y)
-        seqs.append(y)
-    logits = seqs[-1][:, -1, :] @ model.dense_w.astype(np.float64) + model.dense_b
-    return seqs, logits
-
-
 def float_model_from_keras(model) -> FloatModel:
-    """Extract [GRU | SimpleRNN]+ -> Dense(softmax | linear) from a tf_keras model."""
-    import tf_keras as keras
+    """Extract [GRU | SimpleRNN]+ -> Dense(softmax | linear) from a tf_keras or Keras 3 model.
 
-    inp = model.inputs[0].shape
-    if len(inp) != 3 or inp[1] is None or inp[2] is None:
-        raise RecurrentQuantError(f"model input must be [batch, steps, channels], got {inp}")
-    layers: list[FloatLayer] = []
-    dense = None
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        cfg = layer.get_config()
-        if isinstance(layer, keras.layers.GRU | keras.layers.SimpleRNN):
-            cell = "gru" if isinstance(layer, keras.layers.GRU) else "rnn"
-            if dense is not None:
-                raise RecurrentQuantError(f"{layer.name}: recurrent layer after the dense head")
-            if cfg.get("activation") != "tanh":
-                raise RecurrentQuantError(f"{layer.name}: activation {cfg.get('activation')!r};"
-                                          " the int8 scheme implements tanh")
-            if cell == "gru" and cfg.get("recurrent_activation") != "sigmoid":
-                raise RecurrentQuantError(f"{layer.name}: recurrent_activation "
-                                          f"{cfg.get('recurrent_activation')!r}; need sigmoid")
-            if not cfg.get("use_bias", True):
-                raise RecurrentQuantError(f"{layer.name}: use_bias=False is not supported")
-            for opt in ("go_backwards", "stateful", "return_state"):
-                if cfg.get(opt):
-                    raise RecurrentQuantError(f"{layer.name}: {opt}=True is not supported")
-            kernel, recurrent, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
-            layers.append(FloatLayer(cell, bool(cfg.get("reset_after", False)) and cell == "gru",
-                                     bool(cfg.get("return_sequences")), kernel, recurrent, bias))
-        elif isinstance(layer, keras.layers.Dense):
-            if dense is not None:
-                raise RecurrentQuantError("only one dense layer (the classifier head) is supported")
-            act = cfg.get("activation")
-            if act not in ("softmax", "linear"):
-                raise RecurrentQuantError(f"{layer.name}: head activation {act!r}; "
-                                          "need softmax or linear")
-            w, b = (np.asarray(v, np.float32) for v in layer.get_weights())
-            dense = (w, b, act == "softmax")
-        else:
-            raise RecurrentQuantError(
-                f"layer {layer.name} ({type(layer).__name__}) is not supported: the int8 "
-                "recurrent path takes GRU/SimpleRNN layers followed by one Dense head")
-    if not layers or dense is None:
-        raise RecurrentQuantError("model needs at least one GRU/SimpleRNN layer and a Dense head")
-    if any(not layer.return_sequences for layer in layers[:-1]) or layers[-1].return_sequences:
-        raise RecurrentQuantError("stacked layers need return_sequences=True except the last, "
-                                  "which must return only its last state")
-    return FloatModel(int(inp[1]), int(inp[2]), layers, dense[0], dense[1], dense[2])
+    The one reader of Keras models is convert/keras_model.py; this adds the quantizer's own
+    limit (the LSTM goes through TF's fused converter instead)."""
+    fm = read_keras_model(model)
+    if fm.cell == "lstm":
+        raise RecurrentQuantError(
+            f"{fm.layers[0].name}: an LSTM; this quantizer takes GRU/SimpleRNN layers (the int8 "
+            "LSTM is TF's fused UNIDIRECTIONAL_SEQUENCE_LSTM, convert/tflite_export.py)")
+    return fm
 
 
 # ---- quantization ------------------------------------------------------------------------
@@ -203,12 +103,9 @@ def _gate_split(m: np.ndarray, gates: int, units: int) -> list[np.ndarray]:
 
 def quantize_float_model(fm: FloatModel, calibration: np.ndarray, *, name: str = "model",
                          state_bits: int = 16) -> QuantizedModel:
-    calib = np.asarray(calibration, np.float32)
-    if calib.ndim != 3 or calib.shape[1:] != (fm.steps, fm.channels) or len(calib) == 0:
-        raise RecurrentQuantError(
-            f"calibration windows must be [N, {fm.steps}, {fm.channels}], got {calib.shape}")
-    if not np.isfinite(calib).all():
-        raise RecurrentQuantError("calibration windows contain NaN or inf")
+    if fm.cell not in ("gru", "rnn"):
+        raise RecurrentQuantError(f"this quantizer takes GRU/SimpleRNN models, not {fm.cell}")
+    calib = check_windows(calibration, fm.steps, fm.channels)
     if state_bits not in (8, 16):
         raise RecurrentQuantError("state_bits must be 8 or 16")
     seqs, logits = float_forward(fm, calib)

@@ -47,8 +47,6 @@ def assert_fused_lstm(info: TFLiteInfo, source: str) -> None:
 
 def convert_job(model_dir: str, out_path: str, quantize: str, unroll: bool) -> dict:
     """Runs in the child: rebuild with batch 1 (and unrolled if asked), convert, write the file."""
-    import tensorflow as tf
-
     from tinyrnn.train.fit import load_model
     from tinyrnn.train.models import build_classifier
 
@@ -62,16 +60,63 @@ def convert_job(model_dir: str, out_path: str, quantize: str, unroll: bool) -> d
         cfg["num_classes"], batch_size=1, unroll=unroll,
     )
     model.set_weights(trained.get_weights())
+    calibration = np.load(mdir / CALIBRATION_FILE) if quantize == "int8" else None
+    data = convert_keras(model, quantize, calibration)
+    write_bytes_atomic(Path(out_path), data)
+    return {"bytes": len(data)}
+
+
+def convert_keras(model, quantize: str, calibration: np.ndarray | None = None) -> bytes:
+    """A (batch-1) tf_keras model -> .tflite bytes, float or full-integer int8."""
+    import tensorflow as tf
+
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantize == "int8":
         from tinyrnn.core.tflite_int8 import configure_int8
 
-        configure_int8(converter, np.load(mdir / CALIBRATION_FILE))
+        configure_int8(converter, calibration)
     elif quantize != "float":
         raise ValueError(f"unknown quantization {quantize!r}")
-    data = converter.convert()
-    write_bytes_atomic(Path(out_path), data)
-    return {"bytes": len(data)}
+    return zero_unreferenced_buffers(converter.convert())
+
+
+def zero_unreferenced_buffers(data: bytes) -> bytes:
+    """Zero the bytes of buffers no tensor or metadata entry refers to.
+
+    TF 2.21's int8 LSTM conversion leaves one such buffer ([units] bytes) holding uninitialized
+    memory, so the same model and calibration gave different bytes from run to run
+    (docs/toolchain-facts.md). Nothing reads an unreferenced buffer; zeroing it makes the file
+    reproducible without changing what any interpreter computes."""
+    from tinyrnn.convert.tflite_info import load_model
+
+    model = load_model(data)
+    used = {model.Metadata(i).Buffer() for i in range(model.MetadataLength())}
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        used |= {sg.Tensors(i).Buffer() for i in range(sg.TensorsLength())}
+    out = bytearray(data)
+    for i in range(model.BuffersLength()):
+        buf = model.Buffers(i)
+        if i in used or buf.DataLength() == 0:
+            continue
+        field = buf._tab.Offset(4)  # Buffer.data: the first field of the table
+        start = buf._tab.Vector(field)
+        out[start:start + buf._tab.VectorLen(field)] = bytes(buf._tab.VectorLen(field))
+    return bytes(out)
+
+
+def fused_lstm_int8(fm, calibration: np.ndarray) -> bytes:
+    """int8 .tflite of an LSTM classifier read by convert/keras_model.py (tf_keras or Keras 3).
+
+    TF 2.21 fuses only the tf_keras LSTM into UNIDIRECTIONAL_SEQUENCE_LSTM, the kernel TFLM runs
+    and the tinyrnn C matches bit for bit; both Kerases store LSTM weights alike, so the model is
+    rebuilt as a batch-1 tf_keras model with the same weights and converted."""
+    from tinyrnn.convert.keras_model import to_tf_keras
+    from tinyrnn.convert.tflite_info import inspect_tflite
+
+    data = convert_keras(to_tf_keras(fm, batch_size=1), "int8", calibration)
+    assert_fused_lstm(inspect_tflite(data, "lstm"), "the int8 LSTM")
+    return data
 
 
 # --- parent side ----------------------------------------------------------------------------

@@ -77,3 +77,29 @@ def test_fresh_venv_runs_the_command_and_imports_from_the_wheel(venv, tmp_path):
     assert firmware.is_relative_to(venv)
     assert (firmware / "platformio.ini").is_file()
     assert (firmware / "lib" / "tinyrnn" / "src").is_dir()
+
+
+def test_fresh_venv_api_call_exports_a_users_model(venv, tmp_path):
+    """One Python API call from the installed wheel: a SimpleRNN built here (nothing trained)
+    -> int8 model, C array, tinyrnn C (built with the runtime sources shipped in the wheel)."""
+    code = (
+        "import numpy as np, tf_keras as k, tinyrnn, tinyrnn.api\n"
+        "inp = k.Input((8, 2))\n"
+        "m = k.Model(inp, k.layers.Dense(3, activation='softmax')(k.layers.SimpleRNN(5)(inp)))\n"
+        "rng = np.random.default_rng(0)\n"
+        "m.set_weights([rng.normal(0, 0.7, w.shape).astype('float32') for w in m.get_weights()])\n"
+        "x = rng.normal(size=(40, 8, 2)).astype('float32')\n"
+        "r = tinyrnn.export_model(m, calibration=x, out='out', x_test=x, tflm_arena=False,\n"
+        "                         verbose=False)\n"
+        "print(tinyrnn.api.__file__)\n"
+        "print(r.evaluation.windows_identical, r.compiled.dir.resolve())\n")
+    r = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=300,
+                       env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3",
+                            "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    api_file, result = r.stdout.strip().splitlines()[-2:]
+    assert api_file.startswith(str(venv)), f"tinyrnn.api imported from {api_file}"
+    identical, c_dir = result.split()
+    assert float(identical) == 1.0  # the wheel's C equals the numpy reference on every window
+    assert (Path(c_dir) / "tinyrnn_model.c").is_file() and Path(c_dir).is_relative_to(tmp_path)

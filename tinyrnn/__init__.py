@@ -11,3 +11,13 @@ __version__ = "0.1.0"
 _CHECKOUT = _Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "train" / "__init__.py").is_file():
     __path__.append(str(_CHECKOUT))
+
+
+def __getattr__(name: str):
+    # tinyrnn.export_model without importing the API (and its conversion modules) on every
+    # `import tinyrnn`: the CLI must start without them. (tinyrnn.deploy is the device link.)
+    if name == "export_model":
+        from tinyrnn.api import export_model
+
+        return export_model
+    raise AttributeError(f"module 'tinyrnn' has no attribute {name!r}")

@@ -14,6 +14,7 @@ Layout (all under one git-ignored root, default ``build/``, overridden by ``TINY
         evaluation.json             accuracy of every runtime and their agreement
         tflm/                       TFLite Micro C arrays (model_data.h/.cc)
         tinyrnn/                    tinyrnn C for the deployable int8 model
+        tinyrnn-host/               that C built for this host (evaluation; disposable)
     build/report/                   report.md and its PNG plots
     build/firmware/                 PlatformIO build directories
 """
@@ -61,6 +62,7 @@ class ModelFolder:
     int8_custom_tflite = property(lambda self: self.path / "int8_custom.tflite")
     tflm_dir = property(lambda self: self.path / "tflm")
     tinyrnn_dir = property(lambda self: self.path / "tinyrnn")
+    host_build_dir = property(lambda self: self.path / "tinyrnn-host")
 
     def is_trained(self) -> bool:
         return self.metrics_json.is_file()

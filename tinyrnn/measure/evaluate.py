@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.convert.runtimes import run_litert, run_tflm, run_tinyrnn
-from tinyrnn.core.buildtree import read_json, write_json
+from tinyrnn.core.buildtree import ModelFolder, read_json, write_json
 from tinyrnn.train.dataset import Dataset
 from tinyrnn.train.normalization import Normalization
 from tinyrnn.train.sources import load_dataset
@@ -35,6 +35,17 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
         "per_class_recall": [round(float(r), 4) for r in recall],
         "confusion": confusion.tolist(),
     }
+
+
+def compare_runtimes(preds: dict[str, np.ndarray], y: np.ndarray | None, num_classes: int
+                     ) -> dict:
+    """Accuracy per runtime (when labels are given) and predicted-class agreement per pair."""
+    out: dict = {"agreement": {f"{a}~{b}": float(np.mean(preds[a] == preds[b]))
+                               for a, b in itertools.combinations(preds, 2)}}
+    if y is not None:
+        out["runtimes"] = {name: classification_metrics(y, p, num_classes)
+                           for name, p in preds.items()}
+    return out
 
 
 def _hash(path: Path) -> str:
@@ -92,7 +103,8 @@ def evaluate_model(model_dir: Path, data: Dataset | None = None, force: bool = F
     c_dir = model_dir / "tinyrnn"
     if (c_dir / "summary.json").is_file():
         t = time.monotonic()
-        r = run_tinyrnn(c_dir, x, model_dir / "tinyrnn-host", progress("tinyrnn_int8"))
+        r = run_tinyrnn(c_dir, x, ModelFolder(model_dir).host_build_dir,
+                        progress("tinyrnn_int8"))
         timings["tinyrnn_int8"] = time.monotonic() - t
         outputs["tinyrnn_int8"] = {"probs": r.probs, "raw": r.raw}
 
@@ -104,15 +116,10 @@ def evaluate_model(model_dir: Path, data: Dataset | None = None, force: bool = F
         "test_windows": len(y),
         "inputs": inputs_key,
         "class_names": data.class_names,
-        "runtimes": {
-            name: {**classification_metrics(y, p, k), "seconds": round(timings[name], 2)}
-            for name, p in preds.items()
-        },
-        "agreement": {
-            f"{a}~{b}": float(np.mean(preds[a] == preds[b]))
-            for a, b in itertools.combinations(preds, 2)
-        },
+        **compare_runtimes(preds, y, k),
     }
+    for name, t in timings.items():
+        result["runtimes"][name]["seconds"] = round(t, 2)
     if "tflite_int8" in outputs and "tflm_int8" in outputs:
         diff = np.abs(outputs["tflite_int8"]["raw"].astype(np.int32)
                       - outputs["tflm_int8"]["raw"].astype(np.int32))
