@@ -54,6 +54,8 @@ class ModelFolder:
     config_json = property(lambda self: self.path / "config.json")
     normalization_json = property(lambda self: self.path / "normalization.json")
     metrics_json = property(lambda self: self.path / "metrics.json")
+    history_json = property(lambda self: self.path / "history.json")
+    sweep_json = property(lambda self: self.path / "sweep.json")
     card_json = property(lambda self: self.path / "card.json")
     evaluation_json = property(lambda self: self.path / "evaluation.json")
     float_tflite = property(lambda self: self.path / "float.tflite")
@@ -61,6 +63,7 @@ class ModelFolder:
     int8_custom_tflite = property(lambda self: self.path / "int8_custom.tflite")
     tflm_dir = property(lambda self: self.path / "tflm")
     tinyrnn_dir = property(lambda self: self.path / "tinyrnn")
+    tinyrnn_host_dir = property(lambda self: self.path / "tinyrnn-host")
 
     def is_trained(self) -> bool:
         return self.metrics_json.is_file()
@@ -70,6 +73,15 @@ class ModelFolder:
 
     def normalization(self) -> dict:
         return read_json(self.normalization_json)
+
+    def metrics(self) -> dict:
+        return read_json(self.metrics_json)
+
+    def card(self) -> dict | None:
+        return read_json(self.card_json) if self.card_json.is_file() else None
+
+    def evaluation(self) -> dict | None:
+        return read_json(self.evaluation_json) if self.evaluation_json.is_file() else None
 
     def cell(self) -> str:
         return self.config()["train"]["cell"]
