@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyrnn.core.buildtree import ModelFolder, write_json
 from tinyrnn.deploy.firmware import FirmwareBuild, build
 from tinyrnn.deploy.pio_bootstrap import build_root
 from tinyrnn.deploy.tflm_lib import OPS, RESOLVER_METHODS, Core, ensure_library
@@ -93,10 +94,10 @@ class TflmModel:
     @classmethod
     def from_model_dir(cls, model_dir: Path, filename: str = "int8.tflite",
                        steps: int | None = None) -> TflmModel:
-        cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        norm = json.loads((model_dir / "normalization.json").read_text(encoding="utf-8"))
-        card_path = model_dir / "card.json"
-        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+        folder = ModelFolder(model_dir)
+        cfg = folder.config()
+        norm = folder.normalization()
+        card = folder.card() or {}
         host_arena = card.get("int8_tflm_arena_bytes") if filename == "int8.tflite" else None
         weights = card.get("tf_int8_weight_bytes" if filename == "int8.tflite"
                            else "int8_weight_bytes", 0)
@@ -183,8 +184,7 @@ def _probe_arena(model: TflmModel, env: str, backend: str, lib_dir: Path) -> int
     except DeviceError as exc:
         raise TflmModelError(f"{model.tflite.name} does not initialise on TFLM ({backend}, {env}) "
                              f"even with a {PROBE_ARENA_BYTES:,} B arena: {exc}") from exc
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"arena_used": used, "model": model.name}) + "\n", encoding="utf-8")
+    write_json(cache, {"arena_used": used, "model": model.name})
     return used
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tinyrnn.convert.card import build_card
 from tinyrnn.convert.carray import CArrayMeta, write_c_array
 from tinyrnn.convert.tflite_export import convert_model
-from tinyrnn.core.buildtree import DEFAULT_ROOT, deployable_tflite, read_json
+from tinyrnn.core.buildtree import DEFAULT_ROOT, ModelFolder, deployable_tflite
 from tinyrnn.core.experiment import (
     CELLS,
     DEFAULT_SEEDS,
@@ -49,15 +49,16 @@ def train_step(dataset: str, cells: list[str], seeds: list[int], units: int, lay
 
 
 def c_arrays_step(model_dir: Path) -> list[Path]:
-    cfg = read_json(model_dir / "config.json")
-    norm = read_json(model_dir / "normalization.json")
+    folder = ModelFolder(model_dir)
+    cfg = folder.config()
+    norm = folder.normalization()
     written = []
-    for name in ("float", "int8", "int8_custom"):
-        path = model_dir / f"{name}.tflite"
+    for name, path in (("float", folder.float_tflite), ("int8", folder.int8_tflite),
+                       ("int8_custom", folder.int8_custom_tflite)):
         if path.is_file():
             meta = CArrayMeta(model_dir.name, cfg["steps"], cfg["channels"], cfg["class_names"],
                               norm["mean"], norm["std"])
-            written += write_c_array(path, model_dir / "tflm" / name, meta)
+            written += write_c_array(path, folder.tflm_dir / name, meta)
     return written
 
 
@@ -97,7 +98,7 @@ def deploy_steps(model_dir: Path, force: bool, probe_crashes: bool) -> None:
 def device_step(model_dir: Path, limit: int | None) -> dict | None:
     from tinyrnn.deploy.device_eval import run_device_step
 
-    if not (model_dir / "tinyrnn" / "tinyrnn_model.h").is_file():
+    if not (ModelFolder(model_dir).tinyrnn_dir / "tinyrnn_model.h").is_file():
         print(f"[device] {model_dir.name}: no tinyrnn C, skipping")
         return None
     result = run_device_step(model_dir, limit=limit)
@@ -114,7 +115,7 @@ def bench_step(model_dir: Path, root: Path) -> dict:
     from tinyrnn.measure.aot_bench import bench_aot
 
     out = root / "bench-aot" / f"{model_dir.name}.json"
-    result = bench_aot(model_dir / "int8.tflite", out, work_dir=root / "bench-aot", device=True)
+    result = bench_aot(ModelFolder(model_dir).int8_tflite, out, work_dir=root / "bench-aot", device=True)
     print(f"[bench] {model_dir.name}: {result['summary']}", flush=True)
     return result
 
@@ -170,9 +171,9 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
     print(f"== 2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)", flush=True)
     for i, model_dir in enumerate(watch, start=1):
         print(f"[deploy] model {i}/{len(watch)}: {model_dir.name}", flush=True)
-        seed = read_json(model_dir / "config.json")["train"]["seed"]
+        seed = ModelFolder(model_dir).config()["train"]["seed"]
         deploy_steps(model_dir, force, probe_crashes=seed == seeds[0])
-    first_seed = [d for d in watch if read_json(d / "config.json")["train"]["seed"] == seeds[0]]
+    first_seed = [d for d in watch if ModelFolder(d).config()["train"]["seed"] == seeds[0]]
     print(f"== 3/5 emulated Cortex-M4: {len(first_seed)} models, {DEVICE_WINDOWS} test windows "
           "each", flush=True)
     device_failures = []
@@ -182,7 +183,7 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
         except RuntimeError as e:  # build, link or board errors: report, keep the host results
             print(f"[device] {model_dir.name}: FAILED: {e}", flush=True)
             device_failures.append(model_dir.name)
-    lstm0 = [d for d in first_seed if read_json(d / "config.json")["train"]["cell"] == "lstm"]
+    lstm0 = [d for d in first_seed if ModelFolder(d).cell() == "lstm"]
     for model_dir in lstm0:
         print(f"== tinyrnn vs TFLM on {model_dir.name}: RAM, code size, host speed, "
               "instructions", flush=True)

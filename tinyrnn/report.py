@@ -14,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.core.buildtree import DEFAULT_ROOT, read_json, report_dir, trained_models, write_text_atomic
+from tinyrnn.core.buildtree import (
+    DEFAULT_ROOT,
+    ModelFolder,
+    read_json,
+    report_dir,
+    trained_models,
+    write_text_atomic,
+)
 from tinyrnn.core.experiment import CELLS, MAIN_DATASET, MEMORY_DATASETS
 from tinyrnn.report_frontier import frontier_section
 
@@ -37,14 +44,12 @@ class ModelRecord:
 def load_records(root: Path) -> list[ModelRecord]:
     records = []
     for d in trained_models(root):
-        cfg = read_json(d / "config.json")
+        folder = ModelFolder(d)
+        cfg = folder.config()
         t = cfg["train"]
         records.append(ModelRecord(
             name=d.name, dataset=cfg["dataset"]["name"], cell=t["cell"], units=t["units"], seed=t["seed"],
-            config=cfg, metrics=read_json(d / "metrics.json"),
-            card=read_json(d / "card.json") if (d / "card.json").is_file() else None,
-            evaluation=(read_json(d / "evaluation.json")
-                        if (d / "evaluation.json").is_file() else None),
+            config=cfg, metrics=folder.metrics(), card=folder.card(), evaluation=folder.evaluation(),
         ))
     return records
 

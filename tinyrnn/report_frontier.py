@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.core.buildtree import read_json
+from tinyrnn.core.buildtree import BuildTree, read_json
 from tinyrnn.sweep.space import preset_specs
 from tinyrnn.sweep.trial import collect_results
 from tinyrnn.verdict import Point, verdict_table, verdicts
@@ -156,7 +156,7 @@ def _curves_plot(results: list[dict], root: Path, out: Path) -> str | None:
     for ax, ds in zip(axes[0], datasets, strict=True):
         for r in sorted((r for r in sel if r["spec"]["dataset"] == ds),
                         key=lambda r: r["spec"]["units"]):
-            h = root / "models" / r["model"] / "history.json"
+            h = BuildTree(root).model(r["model"]).history_json
             if not h.is_file():
                 continue
             acc = read_json(h).get("val_accuracy", [])

@@ -55,6 +55,8 @@ class ModelFolder:
     config_json = property(lambda self: self.path / "config.json")
     normalization_json = property(lambda self: self.path / "normalization.json")
     metrics_json = property(lambda self: self.path / "metrics.json")
+    history_json = property(lambda self: self.path / "history.json")
+    sweep_json = property(lambda self: self.path / "sweep.json")
     card_json = property(lambda self: self.path / "card.json")
     evaluation_json = property(lambda self: self.path / "evaluation.json")
     float_tflite = property(lambda self: self.path / "float.tflite")
@@ -72,6 +74,15 @@ class ModelFolder:
 
     def normalization(self) -> dict:
         return read_json(self.normalization_json)
+
+    def metrics(self) -> dict:
+        return read_json(self.metrics_json)
+
+    def card(self) -> dict | None:
+        return read_json(self.card_json) if self.card_json.is_file() else None
+
+    def evaluation(self) -> dict | None:
+        return read_json(self.evaluation_json) if self.evaluation_json.is_file() else None
 
     def cell(self) -> str:
         return self.config()["train"]["cell"]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.core.buildtree import ModelFolder
 from tinyrnn.core.quantization import quantize
 
 
@@ -26,7 +27,7 @@ def _test_set(model_dir: Path, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     from tinyrnn.train.sources import load_dataset
 
     data = load_dataset(dataset, seed=0)
-    norm = json.loads((model_dir / "normalization.json").read_text())
+    norm = ModelFolder(model_dir).normalization()
     x = (data.x_test - np.array(norm["mean"])) / np.array(norm["std"])
     return x.astype(np.float32), data.y_test
 
@@ -85,9 +86,9 @@ def bench_lstm(model_dir: Path, dataset: str, work: Path) -> dict:
     from tinyrnn.convert.tflite_export import convert_model
 
     x, y = _test_set(model_dir, dataset)
-    if not (model_dir / "int8.tflite").is_file():
+    tfl = ModelFolder(model_dir).int8_tflite
+    if not tfl.is_file():
         convert_model(model_dir, probe_crashes=False)
-    tfl = model_dir / "int8.tflite"
     summary = compile_model(tfl, work / model_dir.name, name=model_dir.name)
     hm = HostModel(work / model_dir.name, work / "hostbuild")
     header = (work / model_dir.name / "tinyrnn_model.h").read_text()

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.core.buildtree import model_dir, read_json, write_json
+from tinyrnn.core.buildtree import BuildTree, ModelFolder, read_json, write_json
 from tinyrnn.sweep.costs import DEFAULT_BOARD, Shape, shape_costs
 from tinyrnn.sweep.space import RECALL_LEARNING_RATE, RECALL_MAX_STEPS, TrialSpec
 
-RESULT_FILE = "sweep.json"
 RESULT_VERSION = 1
 
 
@@ -46,8 +45,9 @@ def _int8_tflite(mdir: Path, cell: str) -> Path:
         if path is None:
             raise TrialError(f"{mdir.name}: no int8 model")
         return path
-    out = mdir / "int8.tflite"
-    if out.is_file() and out.stat().st_mtime >= (mdir / "model.keras").stat().st_mtime:
+    folder = ModelFolder(mdir)
+    out = folder.int8_tflite
+    if out.is_file() and out.stat().st_mtime >= folder.keras.stat().st_mtime:
         return out
     res = run_isolated("tinyrnn.convert.tflite_export:convert_job", timeout=900, model_dir=str(mdir),
                        out_path=str(out), quantize="int8", unroll=False)
@@ -61,14 +61,14 @@ def int8_accuracy(mdir: Path, data) -> float:
     from tinyrnn.convert.runtimes import run_tinyrnn
     from tinyrnn.train.normalization import Normalization
 
-    cfg = read_json(mdir / "config.json")
+    folder = ModelFolder(mdir)
+    cfg = folder.config()
     tflite = _int8_tflite(mdir, cfg["train"]["cell"])
-    c_dir = mdir / "tinyrnn"
-    compile_model(tflite, c_dir, name=mdir.name,
-                  normalization=read_json(mdir / "normalization.json"),
+    c_dir = folder.tinyrnn_dir
+    compile_model(tflite, c_dir, name=mdir.name, normalization=folder.normalization(),
                   class_names=cfg["class_names"])
-    norm = Normalization.from_json(read_json(mdir / "normalization.json"))
-    out = run_tinyrnn(c_dir, norm.apply(data.x_test), mdir / "tinyrnn-host")
+    norm = Normalization.from_json(folder.normalization())
+    out = run_tinyrnn(c_dir, norm.apply(data.x_test), folder.host_build_dir)
     return float(np.mean(np.argmax(out.probs, axis=1) == data.y_test))
 
 
@@ -79,8 +79,9 @@ def run_trial(spec: TrialSpec, root: Path, *, measure_costs: bool = True,
     from tinyrnn.train.sources import load_dataset
 
     cfg = train_config(spec, max_steps)
-    mdir = model_dir(cfg.name, root)
-    result_path = mdir / RESULT_FILE
+    folder = BuildTree(root).model(cfg.name)
+    mdir = folder.path
+    result_path = folder.sweep_json
     if result_path.is_file() and is_trained(mdir, cfg):
         old = read_json(result_path)
         if (old.get("version") == RESULT_VERSION and old.get("train") == cfg.to_json()
@@ -89,8 +90,8 @@ def run_trial(spec: TrialSpec, root: Path, *, measure_costs: bool = True,
     start = time.monotonic()
     data = load_dataset(spec.dataset, seed=spec.seed)
     train(cfg, data, root=root, verbose=verbose)
-    metrics = read_json(mdir / "metrics.json")
-    config = read_json(mdir / "config.json")
+    metrics = folder.metrics()
+    config = folder.config()
     acc8 = int8_accuracy(mdir, data)
     costs = None
     if measure_costs:
@@ -126,7 +127,8 @@ def read_spec(spec: TrialSpec) -> dict:
 def collect_results(root: Path) -> list[dict]:
     """Every finished trial result under the build tree (any study, any preset)."""
     out = []
-    for p in sorted((root / "models").glob(f"*/{RESULT_FILE}")):
+    folders = (ModelFolder(d) for d in sorted(BuildTree(root).models.glob("*")))
+    for p in (f.sweep_json for f in folders if f.sweep_json.is_file()):
         r = read_json(p)
         if r.get("version") == RESULT_VERSION:
             out.append(r)

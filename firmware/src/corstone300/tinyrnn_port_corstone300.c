@@ -62,26 +62,6 @@ int tinyrnn_port_getc(void)
     return -1;
 }
 
-void tinyrnn_port_counter_start(void)
-{
-    tinyrnn_cortexm_counter_start();
-}
-
-uint32_t tinyrnn_port_counter_elapsed(void)
-{
-    return tinyrnn_cortexm_counter_elapsed();
-}
-
-const char *tinyrnn_port_counter_unit(void)
-{
-    return tinyrnn_cortexm_counter_unit();
-}
-
-uint32_t tinyrnn_port_counter_resolution(void)
-{
-    return tinyrnn_cortexm_counter_resolution();
-}
-
 const char *tinyrnn_port_board(void)
 {
     return TINYRNN_BOARD_NAME;
@@ -90,11 +70,6 @@ const char *tinyrnn_port_board(void)
 const char *tinyrnn_port_cpu(void)
 {
     return "cortex-m55";
-}
-
-void tinyrnn_port_stack(uint32_t *used, uint32_t *reserved)
-{
-    tinyrnn_cortexm_stack(used, reserved);
 }
 
 void tinyrnn_port_exit(int code)

@@ -3,27 +3,16 @@
 #if defined(TINYRNN_PLATFORM_BAREMETAL)
 
 #include "tinyrnn_cortexm.h"
+#include "tinyrnn_systick.h"
+#include "../tinyrnn_port.h"
 
 #include <stdint.h>
-
-#define TINYRNN_SYST_CSR TINYRNN_REG(0xE000E010u)
-#define TINYRNN_SYST_RVR TINYRNN_REG(0xE000E014u)
-#define TINYRNN_SYST_CVR TINYRNN_REG(0xE000E018u)
-#define TINYRNN_SCB_ICSR TINYRNN_REG(0xE000ED04u)
-#define TINYRNN_ICSR_PENDSTSET (1u << 26)
-#define TINYRNN_ICSR_PENDSTCLR (1u << 25)
-#define TINYRNN_SYST_RELOAD 0x00FFFFFFu
-#define TINYRNN_SYST_ON 0x7u /* processor clock, wrap interrupt, enabled */
 
 #define TINYRNN_DEMCR TINYRNN_REG(0xE000EDFCu)
 #define TINYRNN_DEMCR_TRCENA (1u << 24)
 #define TINYRNN_DWT_CTRL TINYRNN_REG(0xE0001000u)
 #define TINYRNN_DWT_CYCCNT TINYRNN_REG(0xE0001004u)
 #define TINYRNN_DWT_CYCCNTENA 1u
-
-#define TINYRNN_STACK_PAINT 0xA5A5A5A5u
-
-extern uint32_t _sstack, _estack;
 
 static tinyrnn_counter_source_t tinyrnn_counter_source = TINYRNN_COUNTER_SYSTICK_EMULATED;
 static uint32_t tinyrnn_counter_hz = 1u;
@@ -64,9 +53,7 @@ void tinyrnn_cortexm_counter_init(tinyrnn_counter_source_t source, uint32_t cloc
     tinyrnn_counter_source = source;
     tinyrnn_counter_hz = clock_hz != 0u ? clock_hz : 1u;
     if (source != TINYRNN_COUNTER_DWT) {
-        TINYRNN_SYST_RVR = TINYRNN_SYST_RELOAD;
-        TINYRNN_SYST_CVR = 0u;
-        TINYRNN_SYST_CSR = TINYRNN_SYST_ON;
+        tinyrnn_systick_enable();
     }
 }
 
@@ -76,30 +63,7 @@ void tinyrnn_cortexm_counter_start(void)
         TINYRNN_DWT_CYCCNT = 0u;
         return;
     }
-    /* Restarting SysTick puts the tick phase at a fixed instruction, so under QEMU the same work
-     * reads the same count in every run. */
-    TINYRNN_SYST_CSR = 0u;
-    tinyrnn_systick_wraps = 0u;
-    TINYRNN_SCB_ICSR = TINYRNN_ICSR_PENDSTCLR;
-    TINYRNN_SYST_CVR = 0u;
-    TINYRNN_SYST_CSR = TINYRNN_SYST_ON;
-}
-
-static uint32_t tinyrnn_systick_ticks(void)
-{
-    uint32_t wraps;
-    uint32_t value;
-    uint32_t pending;
-    do {
-        wraps = tinyrnn_systick_wraps;
-        value = TINYRNN_SYST_CVR;
-        pending = TINYRNN_SCB_ICSR & TINYRNN_ICSR_PENDSTSET;
-    } while (wraps != tinyrnn_systick_wraps);
-    /* Reloaded but the wrap interrupt has not run yet: count that wrap here. */
-    if (pending != 0u && value > (TINYRNN_SYST_RELOAD / 2u)) {
-        wraps++;
-    }
-    return (wraps << 24) + (TINYRNN_SYST_RELOAD - value);
+    tinyrnn_systick_restart(&tinyrnn_systick_wraps);
 }
 
 uint32_t tinyrnn_cortexm_counter_elapsed(void)
@@ -108,9 +72,9 @@ uint32_t tinyrnn_cortexm_counter_elapsed(void)
     case TINYRNN_COUNTER_DWT:
         return TINYRNN_DWT_CYCCNT;
     case TINYRNN_COUNTER_SYSTICK_CYCLES:
-        return tinyrnn_systick_ticks();
+        return tinyrnn_systick_ticks(&tinyrnn_systick_wraps);
     default:
-        return tinyrnn_cortexm_ticks_to_instructions(tinyrnn_systick_ticks(), tinyrnn_counter_hz);
+        return tinyrnn_cortexm_ticks_to_instructions(tinyrnn_systick_ticks(&tinyrnn_systick_wraps), tinyrnn_counter_hz);
     }
 }
 
@@ -129,22 +93,34 @@ uint32_t tinyrnn_cortexm_counter_resolution(void)
 
 void tinyrnn_cortexm_paint_stack(void)
 {
-    uint32_t sp;
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    /* Leave a margin below the live frame: this function's own locals sit there. */
-    for (volatile uint32_t *p = &_sstack; (uint32_t)(uintptr_t)p < sp - 64u; ++p) {
-        *p = TINYRNN_STACK_PAINT;
-    }
+    tinyrnn_stack_paint();
 }
 
-void tinyrnn_cortexm_stack(uint32_t *used, uint32_t *reserved)
+void tinyrnn_port_stack(uint32_t *used, uint32_t *reserved)
 {
-    const volatile uint32_t *p = &_sstack;
-    while (p < &_estack && *p == TINYRNN_STACK_PAINT) {
-        ++p;
-    }
-    *used = (uint32_t)((uintptr_t)&_estack - (uintptr_t)p);
-    *reserved = (uint32_t)((uintptr_t)&_estack - (uintptr_t)&_sstack);
+    tinyrnn_stack_high_mark(used, reserved);
+}
+
+/* The port layer's counter on the core's own timers. Weak: a chip port with another timer (the
+ * nRF51's TIMER0) defines its own. */
+__attribute__((weak)) void tinyrnn_port_counter_start(void)
+{
+    tinyrnn_cortexm_counter_start();
+}
+
+__attribute__((weak)) uint32_t tinyrnn_port_counter_elapsed(void)
+{
+    return tinyrnn_cortexm_counter_elapsed();
+}
+
+__attribute__((weak)) const char *tinyrnn_port_counter_unit(void)
+{
+    return tinyrnn_cortexm_counter_unit();
+}
+
+__attribute__((weak)) uint32_t tinyrnn_port_counter_resolution(void)
+{
+    return tinyrnn_cortexm_counter_resolution();
 }
 
 extern void tinyrnn_startup_exit(int code) __attribute__((noreturn));

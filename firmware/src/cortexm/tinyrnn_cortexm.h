@@ -38,9 +38,11 @@ uint32_t tinyrnn_cortexm_counter_resolution(void);
 uint32_t tinyrnn_cortexm_ticks_to_instructions(uint32_t ticks, uint32_t clock_hz);
 uint32_t tinyrnn_cortexm_instructions_per_tick(uint32_t clock_hz); /* rounded up */
 
-/* Fill the unused stack with a pattern at boot; tinyrnn_cortexm_stack() finds the high mark. */
+/* Fill the unused stack with a pattern at boot; tinyrnn_port_stack() (defined in
+ * tinyrnn_cortexm.c for every chip port) finds the high mark. tinyrnn_cortexm.c also gives the
+ * chip ports tinyrnn_port_counter_*() on the counter chosen by tinyrnn_cortexm_counter_init(),
+ * as weak definitions a port with its own timer overrides. */
 void tinyrnn_cortexm_paint_stack(void);
-void tinyrnn_cortexm_stack(uint32_t *used, uint32_t *reserved);
 
 /* QEMU: semihosting exit with `code`. A board: interrupts off, the core sleeps forever (a
  * semihosting BKPT without a debugger would fault). */

@@ -158,11 +158,6 @@ const char *tinyrnn_port_cpu(void)
     return "cortex-m0";
 }
 
-void tinyrnn_port_stack(uint32_t *used, uint32_t *reserved)
-{
-    tinyrnn_cortexm_stack(used, reserved);
-}
-
 void tinyrnn_port_exit(int code)
 {
     tinyrnn_cortexm_exit(tinyrnn_nrf51_emulated, code);

@@ -8,6 +8,7 @@
 #if defined(TINYRNN_PLATFORM_QEMU)
 
 #include "../tinyrnn_port.h"
+#include "../cortexm/tinyrnn_systick.h"
 
 #include <stdint.h>
 
@@ -37,40 +38,16 @@
 
 #define TINYRNN_QEMU_INSNS_PER_TICK (1000000000u / TINYRNN_QEMU_SYSTICK_HZ)
 
-#define TINYRNN_REG(addr) (*(volatile uint32_t *)(addr))
-
-#define TINYRNN_SYST_CSR TINYRNN_REG(0xE000E010u)
-#define TINYRNN_SYST_RVR TINYRNN_REG(0xE000E014u)
-#define TINYRNN_SYST_CVR TINYRNN_REG(0xE000E018u)
-#define TINYRNN_SCB_ICSR TINYRNN_REG(0xE000ED04u)
-#define TINYRNN_ICSR_PENDSTSET (1u << 26)
-#define TINYRNN_ICSR_PENDSTCLR (1u << 25)
-#define TINYRNN_SYST_RELOAD 0x00FFFFFFu
-
-extern uint32_t _sstack, _estack;
-
 static volatile uint32_t tinyrnn_qemu_wraps;
-
-#define TINYRNN_STACK_PAINT 0xA5A5A5A5u
 
 void SysTick_Handler(void)
 {
     tinyrnn_qemu_wraps++;
 }
 
-static void tinyrnn_qemu_paint_stack(void)
-{
-    uint32_t sp;
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    /* Leave a margin below the live frame: this function's own locals sit there. */
-    for (volatile uint32_t *p = &_sstack; (uint32_t)(uintptr_t)p < sp - 64u; ++p) {
-        *p = TINYRNN_STACK_PAINT;
-    }
-}
-
 void tinyrnn_port_init(void)
 {
-    tinyrnn_qemu_paint_stack();
+    tinyrnn_stack_paint();
 #if defined(TINYRNN_QEMU_UART_CMSDK)
     TINYRNN_REG(TINYRNN_QEMU_UART_CMSDK + 0x10u) = 16u; /* BAUDDIV: QEMU wants >= 16 */
     TINYRNN_REG(TINYRNN_QEMU_UART_CMSDK + 0x08u) = 0x3u; /* CTRL: TX and RX enabled */
@@ -78,9 +55,7 @@ void tinyrnn_port_init(void)
     TINYRNN_REG(0x400FE104u) |= 1u;                      /* RCGC1: clock UART0 (real chip) */
     TINYRNN_REG(TINYRNN_QEMU_UART_PL011 + 0x30u) = 0x301u; /* UARTCR: UARTEN | TXE | RXE */
 #endif
-    TINYRNN_SYST_RVR = TINYRNN_SYST_RELOAD;
-    TINYRNN_SYST_CVR = 0u;
-    TINYRNN_SYST_CSR = 0x7u; /* processor clock, wrap interrupt, enabled */
+    tinyrnn_systick_enable();
 }
 
 void tinyrnn_port_putc(uint8_t c)
@@ -112,29 +87,12 @@ int tinyrnn_port_getc(void)
 
 void tinyrnn_port_counter_start(void)
 {
-    TINYRNN_SYST_CSR = 0u;
-    tinyrnn_qemu_wraps = 0u;
-    TINYRNN_SCB_ICSR = TINYRNN_ICSR_PENDSTCLR;
-    TINYRNN_SYST_CVR = 0u;
-    TINYRNN_SYST_CSR = 0x7u;
+    tinyrnn_systick_restart(&tinyrnn_qemu_wraps);
 }
 
 uint32_t tinyrnn_port_counter_elapsed(void)
 {
-    uint32_t wraps;
-    uint32_t value;
-    uint32_t pending;
-    do {
-        wraps = tinyrnn_qemu_wraps;
-        value = TINYRNN_SYST_CVR;
-        pending = TINYRNN_SCB_ICSR & TINYRNN_ICSR_PENDSTSET;
-    } while (wraps != tinyrnn_qemu_wraps);
-    /* Reloaded but the wrap interrupt has not run yet: count that wrap here. */
-    if (pending != 0u && value > (TINYRNN_SYST_RELOAD / 2u)) {
-        wraps++;
-    }
-    const uint32_t ticks = (wraps << 24) + (TINYRNN_SYST_RELOAD - value);
-    return ticks * TINYRNN_QEMU_INSNS_PER_TICK;
+    return tinyrnn_systick_ticks(&tinyrnn_qemu_wraps) * TINYRNN_QEMU_INSNS_PER_TICK;
 }
 
 const char *tinyrnn_port_counter_unit(void)
@@ -159,12 +117,7 @@ const char *tinyrnn_port_cpu(void)
 
 void tinyrnn_port_stack(uint32_t *used, uint32_t *reserved)
 {
-    const volatile uint32_t *p = &_sstack;
-    while (p < &_estack && *p == TINYRNN_STACK_PAINT) {
-        ++p;
-    }
-    *used = (uint32_t)((uintptr_t)&_estack - (uintptr_t)p);
-    *reserved = (uint32_t)((uintptr_t)&_estack - (uintptr_t)&_sstack);
+    tinyrnn_stack_high_mark(used, reserved);
 }
 
 extern void tinyrnn_startup_exit(int code) __attribute__((noreturn));
