@@ -94,9 +94,10 @@ def keras_model_card(model_dir: Path, fm: FloatModel, *, name: str, graph: str,
 
 def build_card(model_dir: Path) -> dict:
     model_dir = Path(model_dir)
-    cfg = read_json(model_dir / "config.json")
-    metrics = read_json(model_dir / "metrics.json")
-    conversion = read_json(model_dir / "conversion.json")
+    folder = ModelFolder(model_dir)
+    cfg = folder.config()
+    metrics = folder.metrics()
+    conversion = read_json(folder.conversion_json)
     t = cfg["train"]
     shape = (t["units"], t["layers"], cfg["steps"], cfg["channels"], cfg["num_classes"])
     formula = classifier_params(t["cell"], t["units"], t["layers"], cfg["channels"],
@@ -132,10 +133,10 @@ def build_card(model_dir: Path) -> dict:
         else:
             entry["error"] = v.get("error", "")
         card["variants"][key] = entry
-    custom = model_dir / "int8_custom.tflite"
+    custom = folder.int8_custom_tflite
     if custom.is_file():
         card["variants"]["int8_custom"] = tflite_entry(custom, "custom op (tinyrnn quantizer)")
-    summary = model_dir / "tinyrnn" / "summary.json"
+    summary = folder.tinyrnn_dir / "summary.json"
     if summary.is_file():
         card["tinyrnn"] = read_json(summary)
     int8 = card["variants"].get("int8", {})
@@ -151,5 +152,5 @@ def build_card(model_dir: Path) -> dict:
         card["int8_weight_bytes"] = deployable["constant_bytes_by_dtype"].get("INT8", 0)
         card["int8_tflite_bytes"] = deployable["tflite_bytes"]
         card["deployable_int8"] = deployable["file"]
-    write_json(model_dir / "card.json", card)
+    write_json(folder.card_json, card)
     return card

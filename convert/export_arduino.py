@@ -24,7 +24,7 @@ from tinyrnn import __version__
 from tinyrnn.convert.aot.symbols import Symbols, prefix_for
 from tinyrnn.convert.compile_folder import compile_model_folder
 from tinyrnn.core.buildtree import ModelFolder, find_model_folder
-from tinyrnn.core.resources import firmware_dir
+from tinyrnn.core.resources import runtime_src_dir
 
 EXAMPLE = "Classify"
 DEFAULT_URL = "https://pypi.org/project/tinyrnn/"
@@ -46,10 +46,6 @@ class ExportedLibrary:
     def one_line(self) -> str:
         return (f"{self.zip_path}: Arduino library {self.library} with model(s) "
                 f"{', '.join(self.prefixes)} and example {EXAMPLE} ({len(self.files)} files)")
-
-
-def runtime_dir() -> Path:
-    return firmware_dir() / "lib" / "tinyrnn" / "src"
 
 
 def library_name(prefixes: list[str]) -> str:
@@ -169,7 +165,7 @@ def export_arduino(models: list[str | Path], out: Path | None = None, *,
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", lib):
         raise ExportError(f"library name {lib!r}: use letters, digits, '_', '-' or '.', "
                           "starting with a letter or digit")
-    runtime = runtime_dir()
+    runtime = runtime_src_dir()
     files: dict[str, bytes] = {}
     for path in sorted(runtime.iterdir()):
         if path.suffix in (".c", ".h", ".S"):

@@ -48,6 +48,7 @@ from tinyrnn.convert.rnn_int8 import (  # noqa: F401  (re-exported: the quantize
     RecurrentLayerQ,
     RecurrentQuantError,
 )
+from tinyrnn.core.buildtree import ModelFolder
 
 
 def float_model_from_keras(model) -> FloatModel:
@@ -156,7 +157,7 @@ def _load_keras(model_dir: Path):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tf_keras as keras
 
-    path = model_dir / "model.keras"
+    path = ModelFolder(model_dir).keras
     if not path.is_file():
         raise RecurrentQuantError(f"{path} not found: train the model first")
     return keras.models.load_model(path, compile=False)
@@ -166,7 +167,7 @@ def quantize_model_dir(model_dir: Path, *, state_bits: int = 16) -> QuantizedMod
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise RecurrentQuantError(f"model folder {model_dir} not found")
-    calib_path = model_dir / "calibration.npy"
+    calib_path = ModelFolder(model_dir).calibration_npy
     if not calib_path.is_file():
         raise RecurrentQuantError(f"{calib_path} not found: the trainer saves it with the model")
     fm = float_model_from_keras(_load_keras(model_dir))
@@ -191,13 +192,11 @@ def quantize_recurrent_model(model_dir: Path, out_name: str = "int8_custom.tflit
 def quantize_model_folder(model_dir: Path) -> Path | None:
     """A trained model folder's GRU/SimpleRNN as int8_custom.tflite, unless it is up to date; None
     for an LSTM (TF's converter fuses that one)."""
-    from tinyrnn.core.buildtree import read_json
-
-    cfg = read_json(model_dir / "config.json")
-    if cfg["train"]["cell"] == "lstm":
+    folder = ModelFolder(model_dir)
+    if folder.cell() == "lstm":
         return None
-    out = model_dir / "int8_custom.tflite"
-    if out.is_file() and out.stat().st_mtime >= (model_dir / "model.keras").stat().st_mtime:
+    out = folder.int8_custom_tflite
+    if out.is_file() and out.stat().st_mtime >= folder.keras.stat().st_mtime:
         print(f"[quantize] {model_dir.name}: up to date, skipping")
         return out
     path = quantize_recurrent_model(model_dir)

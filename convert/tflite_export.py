@@ -17,7 +17,7 @@ import numpy as np
 
 from tinyrnn.convert.isolate import ChildResult, run_isolated
 from tinyrnn.convert.tflite_info import TFLiteInfo, inspect_file
-from tinyrnn.core.buildtree import read_json, write_bytes_atomic, write_json
+from tinyrnn.core.buildtree import ModelFolder, read_json, write_bytes_atomic, write_json
 
 CALIBRATION_FILE = "calibration.npy"
 FUSED_LSTM = "UNIDIRECTIONAL_SEQUENCE_LSTM"
@@ -51,7 +51,7 @@ def convert_job(model_dir: str, out_path: str, quantize: str, unroll: bool) -> d
     from tinyrnn.train.models import build_classifier
 
     mdir = Path(model_dir)
-    cfg = read_json(mdir / "config.json")
+    cfg = ModelFolder(mdir).config()
     train = cfg["train"]
     trained = load_model(mdir)
     # A fixed batch of 1 is what lets the converter emit the fused LSTM with static shapes.
@@ -202,10 +202,10 @@ def convert_model(model_dir: Path, force: bool = False, probe_crashes: bool = Tr
     fused, or a ConversionError is raised after the record is written.
     """
     model_dir = Path(model_dir)
-    cfg = read_json(model_dir / "config.json")
-    cell = cfg["train"]["cell"]
-    record_path = model_dir / "conversion.json"
-    source_hash = _file_sha256(model_dir / "model.keras")
+    folder = ModelFolder(model_dir)
+    cell = folder.cell()
+    record_path = folder.conversion_json
+    source_hash = _file_sha256(folder.keras)
     if not force and record_path.is_file():
         old = read_json(record_path)
         if old.get("source_sha256") == source_hash:
@@ -240,5 +240,5 @@ def convert_model(model_dir: Path, force: bool = False, probe_crashes: bool = Tr
         if int8["status"] != "ok":
             raise ConversionError(f"{model_dir.name}: int8 LSTM conversion {int8['status']}: "
                                   f"{int8['error']}")
-        assert_fused_lstm(inspect_file(model_dir / "int8.tflite"), str(model_dir / "int8.tflite"))
+        assert_fused_lstm(inspect_file(folder.int8_tflite), str(folder.int8_tflite))
     return record

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.core.resources import runtime_src_dir
+
 from .errors import AotError
 
-RUNTIME_SRC = Path(__file__).resolve().parents[2] / "firmware" / "lib" / "tinyrnn" / "src"
+RUNTIME_SRC = runtime_src_dir()
 WARNINGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
 
 _MAIN = r"""

@@ -52,6 +52,7 @@ class ModelFolder:
         return self.path.name
 
     keras = property(lambda self: self.path / "model.keras")
+    calibration_npy = property(lambda self: self.path / "calibration.npy")
     config_json = property(lambda self: self.path / "config.json")
     normalization_json = property(lambda self: self.path / "normalization.json")
     metrics_json = property(lambda self: self.path / "metrics.json")
@@ -59,6 +60,7 @@ class ModelFolder:
     sweep_json = property(lambda self: self.path / "sweep.json")
     card_json = property(lambda self: self.path / "card.json")
     evaluation_json = property(lambda self: self.path / "evaluation.json")
+    conversion_json = property(lambda self: self.path / "conversion.json")
     float_tflite = property(lambda self: self.path / "float.tflite")
     int8_tflite = property(lambda self: self.path / "int8.tflite")
     int8_custom_tflite = property(lambda self: self.path / "int8_custom.tflite")

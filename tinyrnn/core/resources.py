@@ -31,6 +31,11 @@ def firmware_dir() -> Path:
         f"{', '.join(str(c) for c in candidates)}); reinstall tinyrnn")
 
 
+def runtime_src_dir() -> Path:
+    """The C99 runtime's sources and headers (the PlatformIO library ``lib/tinyrnn``)."""
+    return firmware_dir() / "lib" / "tinyrnn" / "src"
+
+
 def budgets_file() -> Path:
     """budgets.json, the per-board limits of the CI gate: the checkout's, else the working
     directory's (an installed package has no checkout; ``tinyrnn budget --budgets`` overrides)."""

@@ -56,18 +56,19 @@ def evaluate_model(model_dir: Path, data: Dataset | None = None, force: bool = F
     from tinyrnn.train.fit import load_model
 
     model_dir = Path(model_dir)
-    cfg = read_json(model_dir / "config.json")
-    card = read_json(model_dir / "card.json")
-    out_path = model_dir / "evaluation.json"
-    inputs_key = {f: _hash(model_dir / f) for f in (
-        "model.keras", "float.tflite", "int8.tflite", "int8_custom.tflite",
-        "tinyrnn/tinyrnn_model.c")}
+    folder = ModelFolder(model_dir)
+    cfg = folder.config()
+    card = read_json(folder.card_json)
+    out_path = folder.evaluation_json
+    inputs = (folder.keras, folder.float_tflite, folder.int8_tflite, folder.int8_custom_tflite,
+              folder.tinyrnn_dir / "tinyrnn_model.c")
+    inputs_key = {p.relative_to(model_dir).as_posix(): _hash(p) for p in inputs}
     if not force and out_path.is_file() and read_json(out_path).get("inputs") == inputs_key:
         print(f"[evaluate] {model_dir.name}: up to date, skipping")
         return read_json(out_path)
     if data is None:
         data = load_dataset(cfg["train"]["dataset"], seed=cfg["train"]["seed"])
-    norm = Normalization.from_json(read_json(model_dir / "normalization.json"))
+    norm = Normalization.from_json(folder.normalization())
     x = norm.apply(data.x_test)
     y = data.y_test
     k = data.num_classes
@@ -84,26 +85,26 @@ def evaluate_model(model_dir: Path, data: Dataset | None = None, force: bool = F
     variants = card["variants"]
     if variants.get("float", {}).get("status") == "ok":
         t = time.monotonic()
-        r = run_litert(model_dir / "float.tflite", x, progress("tflite_float"))
+        r = run_litert(folder.float_tflite, x, progress("tflite_float"))
         timings["tflite_float"] = time.monotonic() - t
         outputs["tflite_float"] = {"probs": r.probs}
     int8 = variants.get("int8", {})
     if int8.get("status") == "ok":
         t = time.monotonic()
-        r = run_litert(model_dir / "int8.tflite", x, progress("tflite_int8"))
+        r = run_litert(folder.int8_tflite, x, progress("tflite_int8"))
         timings["tflite_int8"] = time.monotonic() - t
         outputs["tflite_int8"] = {"probs": r.probs, "raw": r.raw}
         arena = int8.get("tflm_arena", {}).get("arena_bytes")
         if arena:
             t = time.monotonic()
-            r = run_tflm(model_dir / "int8.tflite", x, arena + ARENA_MARGIN, progress("tflm_int8"))
+            r = run_tflm(folder.int8_tflite, x, arena + ARENA_MARGIN, progress("tflm_int8"))
             timings["tflm_int8"] = time.monotonic() - t
             outputs["tflm_int8"] = {"probs": r.probs, "raw": r.raw}
 
-    c_dir = model_dir / "tinyrnn"
+    c_dir = folder.tinyrnn_dir
     if (c_dir / "summary.json").is_file():
         t = time.monotonic()
-        r = run_tinyrnn(c_dir, x, ModelFolder(model_dir).host_build_dir,
+        r = run_tinyrnn(c_dir, x, folder.host_build_dir,
                         progress("tinyrnn_int8"))
         timings["tinyrnn_int8"] = time.monotonic() - t
         outputs["tinyrnn_int8"] = {"probs": r.probs, "raw": r.raw}
