@@ -16,7 +16,8 @@ from clib_models import gru_folder, lstm_folder, python_classes, raw_windows
 import tinyrnn
 from tinyrnn.cli import main as cli_main
 from tinyrnn.convert.aot.errors import AotError
-from tinyrnn.convert.export_arduino import ExportError, export_arduino, runtime_dir
+from tinyrnn.convert.export_arduino import ExportError, export_arduino
+from tinyrnn.core.resources import runtime_src_dir
 
 WARN = ["-Wall", "-Wextra", "-Werror"]
 # Required fields of library.properties (Arduino library specification 1.5) and its categories.
@@ -93,7 +94,7 @@ def test_zip_layout_and_properties(build_tree, tmp_path):
     assert set(REQUIRED) <= set(props) and all(props[k] for k in REQUIRED)
     assert props["name"] == lib.name and props["version"] == tinyrnn.__version__
     assert props["category"] in CATEGORIES and props["includes"] == "demo_lstm.h"
-    runtime = {p.name for p in runtime_dir().iterdir() if p.suffix in (".c", ".h", ".S")}
+    runtime = {p.name for p in runtime_src_dir().iterdir() if p.suffix in (".c", ".h", ".S")}
     src = {p.name for p in (lib / "src").iterdir()}
     assert src == runtime | {"demo_lstm.h", "demo_lstm.c"}
     assert [p.relative_to(lib).as_posix() for p in (lib / "examples").rglob("*") if p.is_file()] \
