@@ -93,3 +93,105 @@ def lstm_specs(count: int, seed: int) -> dict[str, tuple]:
                 rng.choice([0.3, 1.0, 2.0, 4.0, 8.0]), rng.choice(["softmax", "softmax", "mlp"]))
         out[f"prop{seed}_{i}_t{spec[0]}_c{spec[1]}_u{spec[2]}_l{spec[4]}"] = spec
     return out
+
+
+@dataclass(frozen=True)
+class LstmCase:
+    """One int8 LSTM classifier, written by lstm_tflite.py (no TF converter). The arrays and the
+    remaining quantization parameters come from `seed`; the fields are what hypothesis shrinks."""
+
+    steps: int
+    channels: int
+    units: tuple[int, ...]    # one per layer
+    classes: int
+    head: str                 # "softmax", "mlp" (Dense relu + Dense + softmax) or "linear"
+    weight_scale: float       # float weight magnitude x glorot: > ~2 saturates the gates
+    input_scale: float
+    input_zp: int
+    hidden_range: float       # calibrated hidden range (0, 1]: small ones saturate h at the rails
+    cell_power: int           # cell state scale 2^p: -15/-16 clamp the cell near +-1
+    cell_clip: float          # 0 = none (converter default 10)
+    seed: int
+
+
+def _quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:
+    scale = float(np.float32(max(float(np.abs(w).max()), 1e-6) / 127.0))
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
+
+
+def _bias(rng: np.random.Generator, n: int, real_scale: float, sd: float,
+          offset: float = 0.0) -> np.ndarray:
+    b = rng.normal(offset, sd, n) / real_scale
+    return np.clip(np.round(b), -(1 << 26), 1 << 26).astype(np.int32)
+
+
+def lstm_model(case: LstmCase):
+    """The deterministic LstmModelQ of a case: weights glorot-like x weight_scale, biases with
+    Keras' forget-gate +1, hidden/dense quantization from drawn calibration ranges."""
+    from lstm_tflite import DenseQ, LstmLayerQ, LstmModelQ
+
+    rng = np.random.default_rng(case.seed)
+    layers = []
+    n, in_scale = case.channels, case.input_scale
+    for units in case.units:
+        w_in, w_rec, s_in, s_rec, bias = [], [], [], [], []
+        for gate in range(4):
+            wi, si = _quantize_tensor(rng.uniform(-1, 1, (units, n))
+                                      * case.weight_scale * np.sqrt(6 / (n + 4 * units)))
+            wr, sr = _quantize_tensor(rng.normal(0, 1, (units, units))
+                                      * case.weight_scale / np.sqrt(units))
+            w_in.append(wi), w_rec.append(wr), s_in.append(si), s_rec.append(sr)
+            bias.append(_bias(rng, units, float(np.float32(in_scale) * np.float32(si)),
+                              0.5 * case.weight_scale, 1.0 if gate == 1 else 0.0))
+        lo = -case.hidden_range * rng.uniform(0.2, 1.0)
+        hi = case.hidden_range * rng.uniform(0.2, 1.0)
+        h_scale = (hi - lo) / 255.0
+        h_zp = int(np.clip(-128 - round(lo / h_scale), -128, 127))
+        layers.append(LstmLayerQ(np.stack(w_in), np.stack(w_rec), tuple(s_in), tuple(s_rec),
+                                 np.stack(bias), (h_scale, h_zp), case.cell_power,
+                                 case.cell_clip))
+        n, in_scale = units, h_scale
+    dense = []
+    sizes = ([int(rng.integers(1, 33))] if case.head == "mlp" else []) + [case.classes]
+    for i, k in enumerate(sizes):
+        relu = i < len(sizes) - 1
+        rows = [_quantize_tensor(rng.uniform(-1, 1, n) * case.weight_scale
+                                 * np.sqrt(6 / (n + k))) for _ in range(k)]
+        w = np.stack([r[0] for r in rows])
+        scales = tuple(r[1] for r in rows)
+        bias = None
+        if rng.random() < 0.5:
+            bias = np.array([_bias(rng, 1, float(np.float32(in_scale) * np.float32(s)), 1.0)[0]
+                             for s in scales], np.int32)
+        out_scale = float(10 ** rng.uniform(-2.3, -0.5))
+        zp = -128 if relu else int(rng.integers(-128, 128))
+        dense.append(DenseQ(w, scales, bias, (out_scale, zp), relu))
+        n, in_scale = k, out_scale
+    return LstmModelQ(case.steps, case.channels, (case.input_scale, case.input_zp), layers,
+                      dense, case.head != "linear")
+
+
+def check_lstm(case: LstmCase, work: Path, runtime: Path, index: int) -> int:
+    """Writes, compiles and builds one LSTM case; the C must equal the tflite-micro interpreter
+    on every window. Returns how many output bytes were compared."""
+    from lstm_tflite import to_tflite
+    from tflite_micro import runtime as tflm
+
+    from tinyrnn.convert.aot import compile_model
+
+    data = to_tflite(lstm_model(case))
+    src = work / f"lstm{index}.tflite"
+    src.write_bytes(data)
+    compile_model(src, work / f"lstm{index}", name=f"lstm{index}")
+    model = FastHostModel(work / f"lstm{index}", runtime, index)
+    it = tflm.Interpreter.from_bytes(data, arena_size=1 << 22)
+    n = 0
+    for k, w in enumerate(windows(case.steps, case.channels, 3, case.seed)):
+        it.reset()
+        it.set_input(w[None], 0)
+        it.invoke()
+        want = it.get_output(0).reshape(-1)
+        got = model.invoke(w)
+        assert np.array_equal(got, want), f"{case}: window {k}: C {got} != TFLM {want}"
+        n += want.size
+    return n
