@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,8 @@ class LstmCase:
     weight_scale: float       # float weight magnitude x glorot: > ~2 saturates the gates
     input_scale: float
     input_zp: int
+    bias_spread: float        # real gate-bias sd: 50 saturates half the units' gates and
+                              # needs the generic (wide) kernel
     hidden_range: float       # calibrated hidden range (0, 1]: small ones saturate h at the rails
     cell_power: int           # cell state scale 2^p: -15/-16 clamp the cell near +-1
     cell_clip: float          # 0 = none (converter default 10)
@@ -121,13 +124,20 @@ def _quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _bias(rng: np.random.Generator, n: int, real_scale: float, sd: float,
           offset: float = 0.0) -> np.ndarray:
-    b = rng.normal(offset, sd, n) / real_scale
+    b = rng.normal(offset, sd, n)
+    if sd > 4:  # wide biases on half the units only, so the other half still follow the input
+        b = np.where(rng.random(n) < 0.5, b, rng.normal(offset, 0.5, n))
+    b = b / real_scale
     return np.clip(np.round(b), -(1 << 26), 1 << 26).astype(np.int32)
 
 
 def lstm_model(case: LstmCase):
-    """The deterministic LstmModelQ of a case: weights glorot-like x weight_scale, biases with
-    Keras' forget-gate +1, hidden/dense quantization from drawn calibration ranges."""
+    """The deterministic LstmModelQ of a case. Weights are glorot-like x weight_scale, with the
+    input weights divided by their input's scale (an input step of 64 is one real unit), so
+    that every input or hidden scale still moves the gates; biases carry Keras' forget-gate +1;
+    hidden and dense quantization come from drawn calibration ranges, the dense output scale
+    from the spread of its accumulator (x 0.1..10), so the output neither sticks nor rounds away
+    the hidden state."""
     from lstm_tflite import DenseQ, LstmLayerQ, LstmModelQ
 
     rng = np.random.default_rng(case.seed)
@@ -136,13 +146,13 @@ def lstm_model(case: LstmCase):
     for units in case.units:
         w_in, w_rec, s_in, s_rec, bias = [], [], [], [], []
         for gate in range(4):
-            wi, si = _quantize_tensor(rng.uniform(-1, 1, (units, n))
+            wi, si = _quantize_tensor(rng.uniform(-1, 1, (units, n)) / (64 * in_scale)
                                       * case.weight_scale * np.sqrt(6 / (n + 4 * units)))
             wr, sr = _quantize_tensor(rng.normal(0, 1, (units, units))
                                       * case.weight_scale / np.sqrt(units))
             w_in.append(wi), w_rec.append(wr), s_in.append(si), s_rec.append(sr)
             bias.append(_bias(rng, units, float(np.float32(in_scale) * np.float32(si)),
-                              0.5 * case.weight_scale, 1.0 if gate == 1 else 0.0))
+                              case.bias_spread, 1.0 if gate == 1 else 0.0))
         lo = -case.hidden_range * rng.uniform(0.2, 1.0)
         hi = case.hidden_range * rng.uniform(0.2, 1.0)
         h_scale = (hi - lo) / 255.0
@@ -155,20 +165,25 @@ def lstm_model(case: LstmCase):
     sizes = ([int(rng.integers(1, 33))] if case.head == "mlp" else []) + [case.classes]
     for i, k in enumerate(sizes):
         relu = i < len(sizes) - 1
-        rows = [_quantize_tensor(rng.uniform(-1, 1, n) * case.weight_scale
-                                 * np.sqrt(6 / (n + k))) for _ in range(k)]
+        rows = [_quantize_tensor(rng.uniform(-1, 1, n)) for _ in range(k)]
         w = np.stack([r[0] for r in rows])
         scales = tuple(r[1] for r in rows)
+        # accumulator spread: inputs spread ~40 steps, uniform weights ~73
+        spread = in_scale * float(np.mean(scales)) * 40 * 73 * np.sqrt(n)
         bias = None
         if rng.random() < 0.5:
-            bias = np.array([_bias(rng, 1, float(np.float32(in_scale) * np.float32(s)), 1.0)[0]
+            bias = np.array([_bias(rng, 1, float(np.float32(in_scale) * np.float32(s)), spread)[0]
                              for s in scales], np.int32)
-        out_scale = float(10 ** rng.uniform(-2.3, -0.5))
+        out_scale = spread * float(10 ** rng.uniform(-1, 1)) / 40
         zp = -128 if relu else int(rng.integers(-128, 128))
         dense.append(DenseQ(w, scales, bias, (out_scale, zp), relu))
         n, in_scale = k, out_scale
     return LstmModelQ(case.steps, case.channels, (case.input_scale, case.input_zp), layers,
                       dense, case.head != "linear")
+
+
+# Layers compiled to each LSTM kernel (emit.py picks the packed one when its ranges allow).
+LSTM_KERNEL_LAYERS: Counter[str] = Counter()
 
 
 def check_lstm(case: LstmCase, work: Path, runtime: Path, index: int) -> int:
@@ -183,6 +198,9 @@ def check_lstm(case: LstmCase, work: Path, runtime: Path, index: int) -> int:
     src = work / f"lstm{index}.tflite"
     src.write_bytes(data)
     compile_model(src, work / f"lstm{index}", name=f"lstm{index}")
+    code = (work / f"lstm{index}" / "tinyrnn_model.c").read_text()
+    for kernel in ("tinyrnn_lstm_packed_step(", "tinyrnn_lstm_step("):
+        LSTM_KERNEL_LAYERS[kernel[:-1]] += code.count(kernel)
     model = FastHostModel(work / f"lstm{index}", runtime, index)
     it = tflm.Interpreter.from_bytes(data, arena_size=1 << 22)
     n = 0
