@@ -1,14 +1,23 @@
-"""Random cases for the property-based bit-exactness tests (test_property_exact.py) and their
-longer run: `TINYRNN_PROPERTY_EXAMPLES=2000 .venv/bin/python -m pytest host_tests/test_property_exact.py`.
+"""Random cases for the property-based bit-exactness tests (test_property_exact.py).
+
+`make test` draws 90 GRU, 60 SimpleRNN and 300 LSTM cases. Longer run (every cell, N each; add
+`-k lstm` for the LSTM alone):
+
+    TINYRNN_PROPERTY_EXAMPLES=1000 PYTHONPATH=. .venv/bin/python -m pytest -s \
+        host_tests/test_property_exact.py
 
 Shapes cover units 1..128 (any residue mod 4), channels 1..32, steps 1..256, layers 1..3; weight
-scales 0.05..8 (gates saturate above ~2) and calibration spreads 0.05..20 (input scales from fine
-to coarse). Each case is checked on random, rail (-128 / 127) and alternating-rail windows."""
+scales 0.05..8 (gates saturate above ~2). GRU/RNN: calibration spreads 0.05..20 (input scales
+from fine to coarse), checked against the numpy reference. LSTM: models written directly by
+lstm_tflite.py (no TF converter, so a case costs one gcc call) with input scales 1e-3..1, any
+input zero point, gate biases up to saturating, hidden ranges 0.01..1 (small ones saturate h),
+cell state scales 2^-16..2^-8, cell clips none / 10 / 0.05..20 / below one cell step, checked
+against the tflite-micro interpreter. Each case runs on random, rail (-128 / 127) and
+alternating-rail windows; `-s` prints the shape ranges drawn and the LSTM kernels reached."""
 
 from __future__ import annotations
 
 import os
-import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,19 +90,6 @@ def check_recurrent(case: RecurrentCase, work: Path, runtime: Path, index: int) 
     assert bad.size == 0, (f"{case}: window {bad[0][0]} C {got[bad[0][0]]} != numpy "
                            f"{want[bad[0][0]]}")
     return int(want.size)
-
-
-def lstm_specs(count: int, seed: int) -> dict[str, tuple]:
-    """Seeded LSTM shapes in the same ranges, in aot_zoo's spec format (converted by TFLite)."""
-    rng = random.Random(seed)
-    out = {}
-    for i in range(count):
-        units = rng.choice([rng.randint(*UNITS), rng.randint(1, 12)])
-        steps = rng.choice([rng.randint(*STEPS), rng.randint(1, 20)])
-        spec = (steps, rng.randint(*CHANNELS), units, rng.randint(2, 12), rng.randint(*LAYERS),
-                rng.choice([0.3, 1.0, 2.0, 4.0, 8.0]), rng.choice(["softmax", "softmax", "mlp"]))
-        out[f"prop{seed}_{i}_t{spec[0]}_c{spec[1]}_u{spec[2]}_l{spec[4]}"] = spec
-    return out
 
 
 @dataclass(frozen=True)
