@@ -101,7 +101,8 @@ class LstmCase:
     channels: int
     units: tuple[int, ...]    # one per layer
     classes: int
-    head: str                 # "softmax", "mlp" (Dense relu + Dense + softmax) or "linear"
+    head: str                 # "softmax", "mlp" (Dense relu + Dense + softmax), "linear" or
+                              # "probe" (identity Dense: the output is the last hidden state)
     weight_scale: float       # float weight magnitude x glorot: > ~2 saturates the gates
     input_scale: float
     input_zp: int
@@ -157,6 +158,13 @@ def lstm_model(case: LstmCase):
                                  np.stack(bias), (h_scale, h_zp), case.cell_power,
                                  case.cell_clip))
         n, in_scale = units, h_scale
+    if case.head == "probe":
+        # identity dense layer at unit gain: the output is the last hidden state itself, so a
+        # 1-LSB difference anywhere in h shows instead of being rounded away by a classifier
+        eye = (np.eye(n) * 127).astype(np.int8)
+        probe = DenseQ(eye, (1.0 / 127,) * n, None, (in_scale, layers[-1].hidden[1]), False)
+        return LstmModelQ(case.steps, case.channels, (case.input_scale, case.input_zp), layers,
+                          [probe], False)
     dense = []
     sizes = ([int(rng.integers(1, 33))] if case.head == "mlp" else []) + [case.classes]
     for i, k in enumerate(sizes):

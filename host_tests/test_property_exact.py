@@ -62,7 +62,7 @@ def lstm_cases() -> st.SearchStrategy[LstmCase]:
         LstmCase, steps=_mostly_small(*STEPS, 24), channels=_mostly_small(*CHANNELS, 8),
         units=st.lists(_mostly_small(*UNITS, 16), min_size=LAYERS[0], max_size=LAYERS[1]).map(
             tuple),
-        classes=st.integers(2, 12), head=st.sampled_from(["softmax", "mlp", "linear"]),
+        classes=st.integers(2, 12), head=st.sampled_from(["softmax", "mlp", "linear", "probe"]),
         weight_scale=st.sampled_from([0.05, 0.3, 1.0, 2.0, 4.0, 8.0]),
         input_scale=st.floats(-3.0, 0.0).map(lambda e: 10.0 ** e),
         input_zp=st.integers(-128, 127), bias_spread=st.sampled_from([0.3, 1.0, 3.0, 50.0]),
@@ -119,7 +119,7 @@ def test_cases_spanned_the_ranges() -> None:
     if COVERED["gru"]:
         assert {c.reset_after for c in COVERED["gru"]} == {True, False}
     if lstm := COVERED["lstm"]:
-        assert {c.head for c in lstm} == {"softmax", "mlp", "linear"}
+        assert {c.head for c in lstm} == {"softmax", "mlp", "linear", "probe"}
         assert max(c.weight_scale for c in lstm) >= 4.0, "no saturating gates drawn"
         assert min(c.cell_power for c in lstm) <= -15, "no cell state clamped near +-1"
         assert min(c.hidden_range for c in lstm) < 0.05, "no hidden state saturating int8"
