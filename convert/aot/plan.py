@@ -253,6 +253,11 @@ def _lower_lstm(graph: Graph, op: Operator, layer_index: int, steps: int) -> Lst
     m_fc, s_fc = quant.mul_multiplier(s15, c_scale, c_scale)
     m_ig, s_ig = quant.mul_multiplier(s15, s15, c_scale)
     m_h, s_h = quant.mul_multiplier(s15, s15, h_scale)
+    if clip > 0 and qclip == 0:
+        # A clip below one cell-state step: TFLM tests the float clip, then clamps to +-0, so
+        # the cell state stays 0. Zero cell multipliers give every kernel that same integer
+        # (the kernels read a quantized clip of 0 as "no clip").
+        m_fc = s_fc = m_ig = s_ig = 0
     return LstmLayer(layer_index, feat, units, gates, act == 4, power, qclip,
                      m_fc, s_fc, m_ig, s_ig, m_h, s_h, h_zp)
 
