@@ -117,34 +117,61 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat8(int32_t x) {
 #endif
 }
 
-/* Activation tables (tinyrnn_lstm_packed.c). */
-extern const uint32_t tinyrnn_sig_base[384];
-extern const uint16_t tinyrnn_sig_diff[384];
+/* Activation table (tinyrnn_lstm_packed.c): one signed table of rows i = -256..255 serves the
+ * sigmoid and both tanh uses, so there is no |x| and no branch on the sign. */
+extern const uint32_t tinyrnn_sig_base[512];
+extern const uint16_t tinyrnn_sig_diff[512];
+
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat18(int32_t x) {
+#if TINYRNN_HAS_SAT
+  return __ssat(x, 18);
+#else
+  return x > 131071 ? 131071 : (x < -131072 ? -131072 : x);
+#endif
+}
+
+/* Interpolated table value N(v) = base[v >> 9] + (v & 511) * diff[v >> 9] for -2^17 <= v < 2^17:
+ * N = r + 512 for v >= 0 and 2^25 - r + 511 for v < 0, where r = (T[k] << 9) + f d(k) is TFLM's
+ * interpolation at |v| = 512 k + f (see tinyrnn_lstm_packed.c). */
+TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_sig_row(int32_t v) {
+  const int32_t i = v >> 9;
+  const uint32_t *const base = tinyrnn_sig_base + 256;
+  const uint16_t *const diff = tinyrnn_sig_diff + 256;
+  return base[i] + (uint32_t)(v & 0x1FF) * diff[i];
+}
+
+/* tinyrnn_sigmoid_s16 (tinyrnn_activation.h) for x in int16: v = 3x, TFLM's
+ * v >= 0 ? (r + 512) >> 10 : (2^25 - r + 511) >> 10 is N(v) >> 10 (|v| >> 9 <= 192 never
+ * reaches the saturated branch). */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_fast(int32_t x) {
+  return (int32_t)(tinyrnn_sig_row(x * 3) >> 10);
+}
+
+/* tinyrnn_tanh_s16 through the sigmoid rows: with y the tanh's v (8 fractional bits) clamped to
+ * -65536..65535 (|v| >= 65280 is TFLM's saturated branch, and row 255 has slope 0 and
+ * T[255] = T[256] = 65535, so the clamp changes nothing), N(2y) = 2r + 512 or 2^25 - 2r + 511
+ * with r TFLM's tanh interpolation, and TFLM's (r - 2^23 + 128) >> 8 resp.
+ * (-r + 2^23 + 127) >> 8 are both (N(2y) - 2^24 - 256) >> 9 (N is odd for y < 0, so the 1 of
+ * difference in the constant never crosses a multiple of 512). */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) {
+  const int32_t left = 15 + scale_power - 3;
+  int32_t y2;
+  if (left < 0) {
+    /* |v| <= 3 * 32768 / 2 < 65280: no clamp */
+    y2 = ((x * 3 + (1 << (-left - 1))) >> -left) * 2;
+  } else {
+    y2 = tinyrnn_ssat18(x * (6 << left));
+  }
+  return (int32_t)(tinyrnn_sig_row(y2) - ((1u << 24) + 256u)) >> 9;
+}
+
 extern const uint32_t tinyrnn_tanh_table[256];
 
-/* tinyrnn_sigmoid_s16 (tinyrnn_activation.h) for x in int16, through the signed table: the
- * index (3x) >> 9 runs over -192..191 (|3x| >> 9 <= 192 never reaches the saturated branch)
- * and the table folds TFLM's sign handling in, so there is no |x| and no branch. */
-TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_fast(int32_t x) {
-  const int32_t v = x * 3;
-  const int32_t i = v >> 9;
-  const uint32_t *const base = tinyrnn_sig_base + 192;
-  const uint16_t *const diff = tinyrnn_sig_diff + 192;
-  return (int32_t)((base[i] + (uint32_t)(v & 0x1FF) * diff[i]) >> 10);
-}
-
-/* The same for u = x + 32768 in 0..65535: 3u = 3x + 192 * 512, so (3u) >> 9 is the table row
- * and (3u) & 511 the same fraction. */
-TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_u16(int32_t u) {
-  const int32_t v = u * 3;
-  const int32_t i = v >> 9;
-  return (int32_t)((tinyrnn_sig_base[i] + (uint32_t)(v & 0x1FF) * tinyrnn_sig_diff[i]) >> 10);
-}
-
-/* tinyrnn_tanh_s16 without branches: |v| is clamped to 65535, where index 255 with slope 0
+/* tinyrnn_tanh_s16 from a tanh-only table of 1 KB, for kernels that use no sigmoid (SimpleRNN:
+ * the 3 KB sigmoid rows would be its only use of them), without branches: |v| is clamped to 65535, where index 255 with slope 0
  * (T[256] = T[255]) gives the saturated branch's value (65535 << 8 rounds to +-32767 alike);
  * the negative branch ((-r + 2^23 + 127) >> 8) equals -((r - 2^23 + 128) >> 8). */
-TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) {
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_abs(int32_t x, int32_t scale_power) {
   const int32_t left = 15 + scale_power - 3;
   int32_t v;
   uint32_t a, e;
@@ -575,13 +602,10 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
 #if TINYRNN_PACKED_ASM
     {
       /* sat16(fi + fr) for two gates at once: QADD16 on PKHBT-packed int16 lanes */
-      /* q01 ^ 0x80008000 adds 32768 to both lanes (as unsigned): the sigmoid takes the offset
-       * value (tinyrnn_sigmoid_u16), which saves the index offset of the signed table */
-      const uint32_t q01 =
-          __qadd16(f01, tinyrnn_pkhbt(TINYRNN_FR(0), TINYRNN_FR(1))) ^ 0x80008000u;
+      const uint32_t q01 = __qadd16(f01, tinyrnn_pkhbt(TINYRNN_FR(0), TINYRNN_FR(1)));
       const uint32_t q23 = __qadd16(f23, tinyrnn_pkhbt(TINYRNN_FR(2), TINYRNN_FR(3)));
-      p0 = (int32_t)(q01 & 0xFFFFu);
-      p1 = (int32_t)(q01 >> 16);
+      p0 = (int16_t)(uint16_t)(q01 & 0xFFFFu);
+      p1 = (int32_t)q01 >> 16;
       p2 = (int16_t)(uint16_t)(q23 & 0xFFFFu);
       p3 = (int32_t)q23 >> 16;
     }
@@ -593,13 +617,9 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
 #endif
 #undef TINYRNN_FR
     b += 8;
-#if TINYRNN_PACKED_ASM
-    gi = tinyrnn_sigmoid_u16(p0);
-    gf = tinyrnn_sigmoid_u16(p1);
-#else
+    /* every activation indexes the same signed rows: one table address in a register */
     gi = tinyrnn_sigmoid_fast(p0);
     gf = tinyrnn_sigmoid_fast(p1);
-#endif
     gc = L->cell_gate_tanh ? tinyrnn_tanh_fast(p2, -12) : tinyrnn_sigmoid_fast(p2);
     go = tinyrnn_sigmoid_fast(p3);
     cn = tinyrnn_ssat16(tinyrnn_ssat16(tinyrnn_rq_prod(gf * (int32_t)*c, L->mult_fc,

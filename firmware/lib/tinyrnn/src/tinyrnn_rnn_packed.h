@@ -43,7 +43,7 @@ typedef struct {
 /* One unit from its doubled accumulators (input side with bias, recurrent side). */
 TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_unit(const tinyrnn_rnn_packed_t *L, int32_t ai2,
                                                    int32_t ar2, int8_t *h) {
-  const int32_t c = tinyrnn_tanh_fast(
+  const int32_t c = tinyrnn_tanh_abs(
       tinyrnn_ssat16(tinyrnn_ssat16(tinyrnn_rq2(ai2, L->mult_in, L->lsh_in, L->rsh_in)) +
                      tinyrnn_ssat16(tinyrnn_rq2(ar2, L->mult_rec, L->lsh_rec, L->rsh_rec))),
       -12);
