@@ -284,11 +284,12 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq_prod(int32_t p, int32_t m, int32_t s) {
   return tinyrnn_rq2(p * 2, m, 0, -s);
 }
 
-/* mbqm(p, m, s) + zp for a product |p| < 2^30: with a right shift of at most 22 the zero point
- * joins the rounding constant ((x + half + zp * 2^rs) >> rs = ((x + half) >> rs) + zp; no
- * overflow as |x| <= 2^30 and |zp| * 2^22 <= 2^29). */
+/* mbqm(p, m, s) + zp for a product of two values of magnitude at most 32767 (|p| <= 32767^2):
+ * with a right shift rs of at most 23 the zero point joins the rounding constant
+ * ((x + half + zp * 2^rs) >> rs = ((x + half) >> rs) + zp; |x| < 2^30 - 2^15 and
+ * -2^30 <= zp * 2^23 <= 2^30 - 2^23 keep the sum inside int32). */
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq_prod_zp(int32_t p, int32_t m, int32_t s, int32_t zp) {
-  if (s < 0 && -s <= 22 && m != (int32_t)(1u << 30)) {
+  if (s < 0 && -s <= 23 && m != (int32_t)(1u << 30)) {
     const int32_t x = tinyrnn_mulhr(p * 2, m);
     return (x + (int32_t)(1u << (-s - 1)) + (int32_t)((uint32_t)zp << -s) + (p >> 31)) >> -s;
   }
@@ -359,9 +360,10 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OU
  * [np][2] (pair (A0,B0) word then pair (A1,B1) word per input pair) and is advanced past them.
  * init = {2*bA0, 2*bA0 + 512*bB0, 2*bA1, 2*bA1 + 512*bB1} (the compiler's bias pairs).
  * out = 2*(dot + bias) for gates A0, B0, A1, B1. */
-TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
-                                                       const TINYRNN_OUT_T **xp, uint16_t np,
-                                                       const int32_t *init, int32_t out[4]) {
+TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs_sh(const int16_t *w16,
+                                                          const TINYRNN_OUT_T **xp, uint16_t np,
+                                                          const int32_t *init, int32_t out[4],
+                                                          int32_t sh1, int32_t sh3) {
   const TINYRNN_OUT_T *x = *xp;
 #if TINYRNN_PACKED_DSP
   int32_t a0 = init[0], ab0 = init[1], a1 = init[2], ab1 = init[3];
@@ -447,9 +449,9 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   w += 2u * np;
 #endif
   out[0] = a0;
-  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
+  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> sh1;
   out[2] = a1;
-  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
+  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> sh3;
   w16 = (const int16_t *)(const void *)w;
   *xp = x; /* the DSP layout is contiguous: this is where the next side's inputs start */
 #elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T2ASM
@@ -499,9 +501,9 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
 #undef TINYRNN_T2_PAIR
   }
   out[0] = a0;
-  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
+  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> sh1;
   out[2] = a1;
-  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
+  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> sh3;
   *xp = x;
 #elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T1ASM
   /* Thumb-1 (Cortex-M0): the same sums in tinyrnn_dot_pairs_t1.S. */
@@ -512,9 +514,9 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   acc[3] = init[3];
   tinyrnn_dot_pairs_t1(w16, x, np, acc);
   out[0] = acc[0];
-  out[1] = (int32_t)((uint32_t)acc[1] - (uint32_t)acc[0]) >> 8;
+  out[1] = (int32_t)((uint32_t)acc[1] - (uint32_t)acc[0]) >> sh1;
   out[2] = acc[2];
-  out[3] = (int32_t)((uint32_t)acc[3] - (uint32_t)acc[2]) >> 8;
+  out[3] = (int32_t)((uint32_t)acc[3] - (uint32_t)acc[2]) >> sh3;
   *xp = x + 2u * np;
   w16 += 4u * np;
 #elif !TINYRNN_PACKED_DUP
@@ -533,9 +535,9 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
     w16 += 4;
   }
   out[0] = a0;
-  out[1] = (int32_t)(ab0 - (uint32_t)a0) >> 8;
+  out[1] = (int32_t)(ab0 - (uint32_t)a0) >> sh1;
   out[2] = a1;
-  out[3] = (int32_t)(ab1 - (uint32_t)a1) >> 8;
+  out[3] = (int32_t)(ab1 - (uint32_t)a1) >> sh3;
   *xp = x;
 #else
   /* Portable: halfword p = 256*B + A, A = (int8)p; sums of p*x and A*x per lane. */
@@ -552,13 +554,29 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
     }
   }
   out[0] = init[0] + sa[0] + sa[1];
-  out[1] = ((init[1] - init[0]) >> 8) + ((sp[0] + sp[1] - sa[0] - sa[1]) >> 8);
+  out[1] = (int32_t)((uint32_t)init[1] - (uint32_t)init[0] +
+                     (uint32_t)(sp[0] + sp[1] - sa[0] - sa[1])) >> sh1;
   out[2] = init[2] + sa[2] + sa[3];
-  out[3] = ((init[3] - init[2]) >> 8) + ((sp[2] + sp[3] - sa[2] - sa[3]) >> 8);
+  out[3] = (int32_t)((uint32_t)init[3] - (uint32_t)init[2] +
+                     (uint32_t)(sp[2] + sp[3] - sa[2] - sa[3])) >> sh3;
   w16 += 4u * np;
 #endif
   return w16;
 }
+
+/* The B sums ab - a are 512 (bB + B.x): exact multiples of 2^9, so out[1] and out[3] may come
+ * shifted by less than 8 (sh = 8 - left shift of the requantization that follows, saving that
+ * shift). */
+TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
+                                                       const TINYRNN_OUT_T **xp, uint16_t np,
+                                                       const int32_t *init, int32_t out[4]) {
+  return tinyrnn_dot_pairs_sh(w16, xp, np, init, out, 8, 8);
+}
+
+/* Shift of the B sums for a requantization left shift ls (tinyrnn_dot_pairs_sh), and the left
+ * shift that remains after it. */
+#define TINYRNN_BSH(ls) ((ls) <= 8 ? 8 - (ls) : 0)
+#define TINYRNN_BLS(ls) ((ls) <= 8 ? 0 : (ls) - 8)
 
 /* One time step; xpack holds 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t *L,
@@ -583,11 +601,14 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
     int32_t p0, p1, p2, p3;
     /* Input side first, so only four int16 values stay live across the recurrent dot. */
     const TINYRNN_OUT_T *xp = xi;
-    w = tinyrnn_dot_pairs(w, &xp, npi, b, ai);
+    w = tinyrnn_dot_pairs_sh(w, &xp, npi, b, ai, TINYRNN_BSH(L->lsh_in[1]),
+                             TINYRNN_BSH(L->lsh_in[3]));
     fi0 = tinyrnn_ssat16(tinyrnn_rq2(ai[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]));
-    fi1 = tinyrnn_ssat16(tinyrnn_rq2(ai[1], L->mult_in[1], L->lsh_in[1], L->rsh_in[1]));
+    fi1 = tinyrnn_ssat16(tinyrnn_rq2(ai[1], L->mult_in[1], TINYRNN_BLS(L->lsh_in[1]),
+                                     L->rsh_in[1]));
     fi2 = tinyrnn_ssat16(tinyrnn_rq2(ai[2], L->mult_in[2], L->lsh_in[2], L->rsh_in[2]));
-    fi3 = tinyrnn_ssat16(tinyrnn_rq2(ai[3], L->mult_in[3], L->lsh_in[3], L->rsh_in[3]));
+    fi3 = tinyrnn_ssat16(tinyrnn_rq2(ai[3], L->mult_in[3], TINYRNN_BLS(L->lsh_in[3]),
+                                     L->rsh_in[3]));
 #if TINYRNN_PACKED_ASM
     /* two registers instead of four live across the recurrent dot */
     const uint32_t f01 = tinyrnn_pkhbt(fi0, fi1);
@@ -596,9 +617,11 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
 #if TINYRNN_PACKED_DUP
     xp = xr;
 #endif
-    w = tinyrnn_dot_pairs(w, &xp, npr, b + 4, ar);
-#define TINYRNN_FR(g) \
-  tinyrnn_ssat16(tinyrnn_rq2(ar[g], L->mult_rec[g], L->lsh_rec[g], L->rsh_rec[g]))
+    w = tinyrnn_dot_pairs_sh(w, &xp, npr, b + 4, ar, TINYRNN_BSH(L->lsh_rec[1]),
+                             TINYRNN_BSH(L->lsh_rec[3]));
+#define TINYRNN_FR(g)                                                                         \
+  tinyrnn_ssat16(tinyrnn_rq2(ar[g], L->mult_rec[g],                                           \
+                             ((g) & 1) ? TINYRNN_BLS(L->lsh_rec[g]) : L->lsh_rec[g], L->rsh_rec[g]))
 #if TINYRNN_PACKED_ASM
     {
       /* sat16(fi + fr) for two gates at once: QADD16 on PKHBT-packed int16 lanes */
@@ -622,15 +645,16 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
     gf = tinyrnn_sigmoid_fast(p1);
     gc = L->cell_gate_tanh ? tinyrnn_tanh_fast(p2, -12) : tinyrnn_sigmoid_fast(p2);
     go = tinyrnn_sigmoid_fast(p3);
-    cn = tinyrnn_ssat16(tinyrnn_ssat16(tinyrnn_rq_prod(gf * (int32_t)*c, L->mult_fc,
-                                                       L->shift_fc)) +
-                        tinyrnn_ssat16(tinyrnn_rq_prod(gi * gc, L->mult_ig, L->shift_ig)));
-    if (L->cell_clip >= 32768) {
-      /* no effect on an int16 */
-    } else if (L->cell_clip == 32767) {
-      cn = cn == -32768 ? -32767 : cn; /* the upper bound is already 32767 */
-    } else if (L->cell_clip > 0) {
+    cn = tinyrnn_ssat16(tinyrnn_rq_prod(gf * (int32_t)*c, L->mult_fc, L->shift_fc)) +
+         tinyrnn_ssat16(tinyrnn_rq_prod(gi * gc, L->mult_ig, L->shift_ig));
+    if (L->cell_clip > 0 && L->cell_clip < 32767) {
+      /* the clip range lies inside int16, so it also does the sum's sat16 */
       cn = cn > L->cell_clip ? L->cell_clip : (cn < -L->cell_clip ? -L->cell_clip : cn);
+    } else {
+      cn = tinyrnn_ssat16(cn);
+      if (L->cell_clip == 32767) {
+        cn = cn == -32768 ? -32767 : cn; /* the upper bound is already 32767 */
+      } /* a clip of 32768 or more (or none) has no effect on an int16 */
     }
     *c = (int16_t)cn;
     *h = (int8_t)tinyrnn_ssat8(tinyrnn_rq_prod_zp(
