@@ -366,7 +366,18 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs_sh(const int16_t *w16,
                                                           int32_t sh1, int32_t sh3) {
   const TINYRNN_OUT_T *x = *xp;
 #if TINYRNN_PACKED_DSP
+#if TINYRNN_PACKED_ASM && !TINYRNN_PACKED_MVE
+  /* the four start values in one LDM (ascending registers) */
+  register int32_t a0 __asm__("r4");
+  register int32_t ab0 __asm__("r5");
+  register int32_t a1 __asm__("r6");
+  register int32_t ab1 __asm__("r7");
+  __asm__("ldm %[b], {%[a0], %[ab0], %[a1], %[ab1]}"
+          : [a0] "=r"(a0), [ab0] "=r"(ab0), [a1] "=r"(a1), [ab1] "=r"(ab1)
+          : [b] "r"(init), "m"(*(const int32_t(*)[4])init));
+#else
   int32_t a0 = init[0], ab0 = init[1], a1 = init[2], ab1 = init[3];
+#endif
   const uint32_t *w = (const uint32_t *)(const void *)w16;
 #if TINYRNN_PACKED_MVE
   /* Four input pairs (32 MACs) per step: VLD2 of 32-bit words splits the weight stream into the
