@@ -121,6 +121,12 @@ const uint16_t tinyrnn_sig_diff[512] = {
     0u, 0u, 0u, 0u, 1u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 1u, 0u,
 };
 
+#if defined(__GNUC__) && defined(__ELF__)
+/* Row 0 of both tables (TINYRNN_SIG_BASE0 in tinyrnn_lstm_packed.h). */
+__asm__(".globl tinyrnn_sig_base0\n\t.set tinyrnn_sig_base0, tinyrnn_sig_base + 1024\n\t"
+        ".globl tinyrnn_sig_diff0\n\t.set tinyrnn_sig_diff0, tinyrnn_sig_diff + 512");
+#endif
+
 const uint32_t tinyrnn_tanh_table[256] = {
     89522177u, 89392471u, 89131691u, 89133051u, 88610123u, 88349331u, 87826391u, 87434515u,
     86649417u, 86126451u, 85341333u, 84556203u, 83639989u, 82854833u, 81807521u, 80760193u,

@@ -121,6 +121,17 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat8(int32_t x) {
  * sigmoid and both tanh uses, so there is no |x| and no branch on the sign. */
 extern const uint32_t tinyrnn_sig_base[512];
 extern const uint16_t tinyrnn_sig_diff[512];
+#if defined(__GNUC__) && defined(__ELF__)
+/* Row 0 of each table as a symbol of its own (tinyrnn_lstm_packed.c): rows -256..255 are
+ * indexed from it directly, so the compiler has no offset to add to every index. */
+extern const uint32_t tinyrnn_sig_base0[];
+extern const uint16_t tinyrnn_sig_diff0[];
+#define TINYRNN_SIG_BASE0 tinyrnn_sig_base0
+#define TINYRNN_SIG_DIFF0 tinyrnn_sig_diff0
+#else
+#define TINYRNN_SIG_BASE0 (tinyrnn_sig_base + 256)
+#define TINYRNN_SIG_DIFF0 (tinyrnn_sig_diff + 256)
+#endif
 
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat18(int32_t x) {
 #if TINYRNN_HAS_SAT
@@ -135,8 +146,8 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat18(int32_t x) {
  * interpolation at |v| = 512 k + f (see tinyrnn_lstm_packed.c). */
 TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_sig_row(int32_t v) {
   const int32_t i = v >> 9;
-  const uint32_t *const base = tinyrnn_sig_base + 256;
-  const uint16_t *const diff = tinyrnn_sig_diff + 256;
+  const uint32_t *const base = TINYRNN_SIG_BASE0;
+  const uint16_t *const diff = TINYRNN_SIG_DIFF0;
   return base[i] + (uint32_t)(v & 0x1FF) * diff[i];
 }
 
