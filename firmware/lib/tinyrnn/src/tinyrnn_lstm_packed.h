@@ -18,8 +18,10 @@
  * - Inputs and h(t-1) are widened (doubled) to int16 pairs once per step in `xpack`, so h(t) can
  *   be written in place.
  * - mbqm(a, m, s) with t = 2a * 2^max(s,0):  srdhm = (t*m + 2^31) >> 32  (one SMMULR on Arm;
- *   equal to TFLM's round-half-away formula), then the rounding right shift by -s uses the sign
- *   of a (if srdhm < 0 then a < 0; if a < 0 but srdhm >= 0 then srdhm == 0 and both agree).
+ *   equal to TFLM's round-half-away formula), then the rounding right shift by -s is TFLM's
+ *   (x + 2^(rs-1) - [x < 0]) >> rs on srdhm's own sign (tinyrnn_rq2: so the operand t dies at the
+ *   SMMULR); the product forms below use the sign of a instead (if srdhm < 0 then a < 0; if
+ *   a < 0 but srdhm >= 0 then srdhm == 0 and both agree).
  *   Cell products |f*c| < 2^30 allow the same form when their shift is not positive.
  */
 #ifndef TINYRNN_LSTM_PACKED_H
@@ -278,7 +280,7 @@ TINYRNN_ALWAYS_INLINE uint16_t tinyrnn_units4(uint16_t units) {
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq2(int32_t t2, int32_t m, int32_t ls, int32_t rs) {
   int32_t x = tinyrnn_mulhr((int32_t)((uint32_t)t2 << ls), m);
   if (rs > 0) {
-    x = (x + (int32_t)(1u << (rs - 1)) + (t2 >> 31)) >> rs; /* t2 >> 31: -1 if t2 < 0 */
+    x = (x + (int32_t)(1u << (rs - 1)) + (x >> 31)) >> rs; /* TFLM's rounding on x's sign */
   }
   return x;
 }
