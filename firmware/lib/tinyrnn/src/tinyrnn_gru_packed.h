@@ -56,9 +56,14 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rshift15(int32_t v) {
 /* sat16(rq(acc2 / 2)) with the side's (mult, lsh, rsh) of gate g */
 #define TINYRNN_GRU_RQ(acc2, side, g) \
   tinyrnn_ssat16(tinyrnn_rq2((acc2), L->mult_##side[g], L->lsh_##side[g], L->rsh_##side[g]))
+/* the same for an input-side B sum that came out of tinyrnn_dot_pairs_sh already shifted */
+#define TINYRNN_GRU_RQB(acc2, g) \
+  tinyrnn_ssat16(tinyrnn_rq2((acc2), L->mult_in[g], TINYRNN_BLS(L->lsh_in[g]), L->rsh_in[g]))
 /* sigmoid16(sat16(rq_in + rq_rec)) of gate g from the doubled accumulators */
 #define TINYRNN_GRU_SIG(ai2, ar2, g) \
   tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQ(ai2, in, g) + TINYRNN_GRU_RQ(ar2, rec, g)))
+#define TINYRNN_GRU_SIGB(ai2, ar2, g) \
+  tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQB(ai2, g) + TINYRNN_GRU_RQ(ar2, rec, g)))
 
 /* The candidate and state update of one unit: xh = rq_in of gate h (int16), ar2 the doubled
  * recurrent accumulator of gate h; writes h16 and h8 of the unit. */
@@ -91,27 +96,30 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L
     int32_t ar[4];
     int32_t z0, r0, z1, r1, z2, r2, z3, r3, x0, x1, x2, x3;
     const TINYRNN_OUT_T *xp = xi;
-    w = tinyrnn_dot_pairs(w, &xp, npi, b, ai);
+    w = tinyrnn_dot_pairs_sh(w, &xp, npi, b, ai, TINYRNN_BSH(L->lsh_in[1]),
+                             TINYRNN_BSH(L->lsh_in[1]));
     xp = xr;
     w = tinyrnn_dot_pairs(w, &xp, npr, b + 4, ar);
     z0 = TINYRNN_GRU_SIG(ai[0], ar[0], 0);
-    r0 = TINYRNN_GRU_SIG(ai[1], ar[1], 1);
+    r0 = TINYRNN_GRU_SIGB(ai[1], ar[1], 1);
     z1 = TINYRNN_GRU_SIG(ai[2], ar[2], 0);
-    r1 = TINYRNN_GRU_SIG(ai[3], ar[3], 1);
+    r1 = TINYRNN_GRU_SIGB(ai[3], ar[3], 1);
     xp = xi;
-    w = tinyrnn_dot_pairs(w, &xp, npi, b + 8, ai);
+    w = tinyrnn_dot_pairs_sh(w, &xp, npi, b + 8, ai, TINYRNN_BSH(L->lsh_in[1]),
+                             TINYRNN_BSH(L->lsh_in[1]));
     xp = xr;
     w = tinyrnn_dot_pairs(w, &xp, npr, b + 12, ar);
     z2 = TINYRNN_GRU_SIG(ai[0], ar[0], 0);
-    r2 = TINYRNN_GRU_SIG(ai[1], ar[1], 1);
+    r2 = TINYRNN_GRU_SIGB(ai[1], ar[1], 1);
     z3 = TINYRNN_GRU_SIG(ai[2], ar[2], 0);
-    r3 = TINYRNN_GRU_SIG(ai[3], ar[3], 1);
+    r3 = TINYRNN_GRU_SIGB(ai[3], ar[3], 1);
     xp = xi;
-    w = tinyrnn_dot_pairs(w, &xp, npi, b + 16, ai);
+    w = tinyrnn_dot_pairs_sh(w, &xp, npi, b + 16, ai, TINYRNN_BSH(L->lsh_in[2]),
+                             TINYRNN_BSH(L->lsh_in[2]));
     x0 = TINYRNN_GRU_RQ(ai[0], in, 2);
-    x1 = TINYRNN_GRU_RQ(ai[1], in, 2);
+    x1 = TINYRNN_GRU_RQB(ai[1], 2);
     x2 = TINYRNN_GRU_RQ(ai[2], in, 2);
-    x3 = TINYRNN_GRU_RQ(ai[3], in, 2);
+    x3 = TINYRNN_GRU_RQB(ai[3], 2);
     xp = xr;
     w = tinyrnn_dot_pairs(w, &xp, npr, b + 20, ar);
     tinyrnn_gru_packed_unit(L, x0, ar[0], z0, r0, h16, h8);
@@ -121,7 +129,9 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L
   }
 }
 #undef TINYRNN_GRU_SIG
+#undef TINYRNN_GRU_SIGB
 #undef TINYRNN_GRU_RQ
+#undef TINYRNN_GRU_RQB
 
 TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_reset(const tinyrnn_gru_packed_t *L, int16_t *h16,
                                                     int8_t *h8) {

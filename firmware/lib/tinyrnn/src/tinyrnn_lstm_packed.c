@@ -1,22 +1,33 @@
-/* Tables of the packed LSTM kernel's activations (see tinyrnn_lstm_packed.h), derived from
+/* Table of the packed kernels' activations (see tinyrnn_lstm_packed.h), derived from
  * tinyrnn_sigmoid_table T (TFLite's sigmoid_table_uint16) with T[256] = 65535.
  *
- * Sigmoid, indexed by i = (3x) >> 9 in -192..191 (signed, so no |x| and no sign fix-up), entry
- * [i + 192], with d(j) = T[j+1] - T[j] and B(j) = (T[j] << 9) + 512:
+ * Rows i = -256..255 (entry [i + 256]), indexed by v >> 9 (signed, so no |v| and no sign
+ * fix-up), with d(j) = T[j+1] - T[j] and B(j) = (T[j] << 9) + 512:
  *   i >= 0:  base = B(i),                               diff = d(i)
  *   i < 0:   base = 2^25 - B(j) - 512 d(j) + 1023,       diff = d(j),   j = -i - 1
- * so that sigmoid = (base + ((3x) & 511) * diff) >> 10 equals TFLM's
- * v >= 0 ? (r + 512) >> 10 : (2^25 - r + 511) >> 10 with r = (T[k] << 9) + f d(k), k = |v| >> 9.
- * (For v < 0, |v| = 512 j + f with g = 512 - f; g = 0 is the end of interval j.)
- * Checked for every int16 input against tinyrnn_sigmoid_s16 when generated.
+ * so that N(v) = base + (v & 511) * diff equals r + 512 for v >= 0 and 2^25 - r + 511 for v < 0,
+ * r = (T[k] << 9) + f d(k) with k = |v| >> 9, f = |v| & 511 (for v < 0, |v| = 512 j + g with
+ * g = 512 - (v & 511); v & 511 = 0 is the end of interval j). The sigmoid (v = 3x, rows
+ * -192..191) is N >> 10, the tanh (v = twice its 8-fractional-bit argument, rows -256..255) is
+ * (N - 2^24 - 256) >> 9. host_tests/test_activation_tables.py checks both against
+ * tinyrnn_sigmoid_s16 / tinyrnn_tanh_s16 for every int16 input.
  *
- * Tanh: with t[i] = 2 (T[i] - 32768) + 1 for i = 0..256 (T[256] = 65535, so |v| clamped to
- * 65535 needs no branch), entry i = t[i] | (t[i+1] - t[i]) << 16 (base and slope in one load):
+ * Tanh-only table (tinyrnn_tanh_abs, indexed by |v| >> 8): with t[i] = 2 (T[i] - 32768) + 1 for
+ * i = 0..256 (T[256] = 65535, so |v| clamped to 65535 needs no branch), entry
+ * i = t[i] | (t[i+1] - t[i]) << 16 (base and slope in one load):
  * (t[k] << 8) + f (t[k+1] - t[k]) = 2 ((T[k] << 8) + f d(k) - 2^23 + 128), so TFLM's
  * (r - 2^23 + 128) >> 8 is one shift by 9 with no constants. */
 #include "tinyrnn_lstm_packed.h"
 
-const uint32_t tinyrnn_sig_base[384] = {
+const uint32_t tinyrnn_sig_base[512] = {
+    1023u, 1023u, 1535u, 1535u, 1535u, 1535u, 1535u, 1535u,
+    1535u, 1535u, 1535u, 1535u, 2047u, 2047u, 2047u, 2047u,
+    2047u, 2047u, 2047u, 2047u, 2559u, 2559u, 2559u, 2559u,
+    2559u, 2559u, 3071u, 3071u, 3071u, 3071u, 3071u, 3583u,
+    3583u, 3583u, 3583u, 4095u, 4095u, 4095u, 4095u, 4607u,
+    4607u, 4607u, 5119u, 5119u, 5631u, 5631u, 5631u, 6143u,
+    6143u, 6655u, 6655u, 7167u, 7167u, 7679u, 7679u, 8191u,
+    8703u, 8703u, 9215u, 9727u, 10239u, 10239u, 10751u, 11263u,
     11775u, 12287u, 12799u, 13311u, 13823u, 14335u, 14847u, 15359u,
     16383u, 16895u, 17407u, 18431u, 18943u, 19967u, 20479u, 21503u,
     22527u, 23551u, 24575u, 25087u, 26623u, 27647u, 28671u, 29695u,
@@ -65,9 +76,21 @@ const uint32_t tinyrnn_sig_base[384] = {
     33524224u, 33525760u, 33526784u, 33527808u, 33528832u, 33530368u, 33530880u, 33531904u,
     33532928u, 33533952u, 33534976u, 33535488u, 33536512u, 33537024u, 33538048u, 33538560u,
     33539072u, 33540096u, 33540608u, 33541120u, 33541632u, 33542144u, 33542656u, 33543168u,
+    33543680u, 33544192u, 33544704u, 33545216u, 33545216u, 33545728u, 33546240u, 33546752u,
+    33546752u, 33547264u, 33547776u, 33547776u, 33548288u, 33548288u, 33548800u, 33548800u,
+    33549312u, 33549312u, 33549824u, 33549824u, 33549824u, 33550336u, 33550336u, 33550848u,
+    33550848u, 33550848u, 33551360u, 33551360u, 33551360u, 33551360u, 33551872u, 33551872u,
+    33551872u, 33551872u, 33552384u, 33552384u, 33552384u, 33552384u, 33552384u, 33552896u,
+    33552896u, 33552896u, 33552896u, 33552896u, 33552896u, 33553408u, 33553408u, 33553408u,
+    33553408u, 33553408u, 33553408u, 33553408u, 33553408u, 33553920u, 33553920u, 33553920u,
+    33553920u, 33553920u, 33553920u, 33553920u, 33553920u, 33553920u, 33553920u, 33554432u,
 };
 
-const uint16_t tinyrnn_sig_diff[384] = {
+const uint16_t tinyrnn_sig_diff[512] = {
+    0u, 1u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 1u, 0u, 0u, 0u, 0u,
+    0u, 0u, 0u, 1u, 0u, 0u, 0u, 0u, 0u, 1u, 0u, 0u, 0u, 0u, 1u, 0u,
+    0u, 0u, 1u, 0u, 0u, 0u, 1u, 0u, 0u, 1u, 0u, 1u, 0u, 0u, 1u, 0u,
+    1u, 0u, 1u, 0u, 1u, 0u, 1u, 1u, 0u, 1u, 1u, 1u, 0u, 1u, 1u, 1u,
     1u, 1u, 1u, 1u, 1u, 1u, 1u, 2u, 1u, 1u, 2u, 1u, 2u, 1u, 2u, 2u,
     2u, 2u, 1u, 3u, 2u, 2u, 2u, 3u, 2u, 3u, 3u, 3u, 3u, 3u, 3u, 3u,
     4u, 4u, 3u, 4u, 5u, 4u, 4u, 5u, 5u, 5u, 6u, 5u, 6u, 6u, 6u, 7u,
@@ -92,7 +115,17 @@ const uint16_t tinyrnn_sig_diff[384] = {
     7u, 6u, 6u, 6u, 5u, 6u, 5u, 5u, 5u, 4u, 4u, 5u, 4u, 3u, 4u, 4u,
     3u, 3u, 3u, 3u, 3u, 3u, 3u, 2u, 3u, 2u, 2u, 2u, 3u, 1u, 2u, 2u,
     2u, 2u, 1u, 2u, 1u, 2u, 1u, 1u, 2u, 1u, 1u, 1u, 1u, 1u, 1u, 1u,
+    1u, 1u, 1u, 0u, 1u, 1u, 1u, 0u, 1u, 1u, 0u, 1u, 0u, 1u, 0u, 1u,
+    0u, 1u, 0u, 0u, 1u, 0u, 1u, 0u, 0u, 1u, 0u, 0u, 0u, 1u, 0u, 0u,
+    0u, 1u, 0u, 0u, 0u, 0u, 1u, 0u, 0u, 0u, 0u, 0u, 1u, 0u, 0u, 0u,
+    0u, 0u, 0u, 0u, 1u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 1u, 0u,
 };
+
+#if defined(__GNUC__) && defined(__ELF__)
+/* Row 0 of both tables (TINYRNN_SIG_BASE0 in tinyrnn_lstm_packed.h). */
+__asm__(".globl tinyrnn_sig_base0\n\t.set tinyrnn_sig_base0, tinyrnn_sig_base + 1024\n\t"
+        ".globl tinyrnn_sig_diff0\n\t.set tinyrnn_sig_diff0, tinyrnn_sig_diff + 512");
+#endif
 
 const uint32_t tinyrnn_tanh_table[256] = {
     89522177u, 89392471u, 89131691u, 89133051u, 88610123u, 88349331u, 87826391u, 87434515u,

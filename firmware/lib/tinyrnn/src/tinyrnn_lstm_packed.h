@@ -18,8 +18,10 @@
  * - Inputs and h(t-1) are widened (doubled) to int16 pairs once per step in `xpack`, so h(t) can
  *   be written in place.
  * - mbqm(a, m, s) with t = 2a * 2^max(s,0):  srdhm = (t*m + 2^31) >> 32  (one SMMULR on Arm;
- *   equal to TFLM's round-half-away formula), then the rounding right shift by -s uses the sign
- *   of a (if srdhm < 0 then a < 0; if a < 0 but srdhm >= 0 then srdhm == 0 and both agree).
+ *   equal to TFLM's round-half-away formula), then the rounding right shift by -s is TFLM's
+ *   (x + 2^(rs-1) - [x < 0]) >> rs on srdhm's own sign (tinyrnn_rq2: so the operand t dies at the
+ *   SMMULR); the product forms below use the sign of a instead (if srdhm < 0 then a < 0; if
+ *   a < 0 but srdhm >= 0 then srdhm == 0 and both agree).
  *   Cell products |f*c| < 2^30 allow the same form when their shift is not positive.
  */
 #ifndef TINYRNN_LSTM_PACKED_H
@@ -117,34 +119,72 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat8(int32_t x) {
 #endif
 }
 
-/* Activation tables (tinyrnn_lstm_packed.c). */
-extern const uint32_t tinyrnn_sig_base[384];
-extern const uint16_t tinyrnn_sig_diff[384];
+/* Activation table (tinyrnn_lstm_packed.c): one signed table of rows i = -256..255 serves the
+ * sigmoid and both tanh uses, so there is no |x| and no branch on the sign. */
+extern const uint32_t tinyrnn_sig_base[512];
+extern const uint16_t tinyrnn_sig_diff[512];
+#if defined(__GNUC__) && defined(__ELF__)
+/* Row 0 of each table as a symbol of its own (tinyrnn_lstm_packed.c): rows -256..255 are
+ * indexed from it directly, so the compiler has no offset to add to every index. */
+extern const uint32_t tinyrnn_sig_base0[];
+extern const uint16_t tinyrnn_sig_diff0[];
+#define TINYRNN_SIG_BASE0 tinyrnn_sig_base0
+#define TINYRNN_SIG_DIFF0 tinyrnn_sig_diff0
+#else
+#define TINYRNN_SIG_BASE0 (tinyrnn_sig_base + 256)
+#define TINYRNN_SIG_DIFF0 (tinyrnn_sig_diff + 256)
+#endif
+
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_ssat18(int32_t x) {
+#if TINYRNN_HAS_SAT
+  return __ssat(x, 18);
+#else
+  return x > 131071 ? 131071 : (x < -131072 ? -131072 : x);
+#endif
+}
+
+/* Interpolated table value N(v) = base[v >> 9] + (v & 511) * diff[v >> 9] for -2^17 <= v < 2^17:
+ * N = r + 512 for v >= 0 and 2^25 - r + 511 for v < 0, where r = (T[k] << 9) + f d(k) is TFLM's
+ * interpolation at |v| = 512 k + f (see tinyrnn_lstm_packed.c). */
+TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_sig_row(int32_t v) {
+  const int32_t i = v >> 9;
+  const uint32_t *const base = TINYRNN_SIG_BASE0;
+  const uint16_t *const diff = TINYRNN_SIG_DIFF0;
+  return base[i] + (uint32_t)(v & 0x1FF) * diff[i];
+}
+
+/* tinyrnn_sigmoid_s16 (tinyrnn_activation.h) for x in int16: v = 3x, TFLM's
+ * v >= 0 ? (r + 512) >> 10 : (2^25 - r + 511) >> 10 is N(v) >> 10 (|v| >> 9 <= 192 never
+ * reaches the saturated branch). */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_fast(int32_t x) {
+  return (int32_t)(tinyrnn_sig_row(x * 3) >> 10);
+}
+
+/* tinyrnn_tanh_s16 through the sigmoid rows: with y the tanh's v (8 fractional bits) clamped to
+ * -65536..65535 (|v| >= 65280 is TFLM's saturated branch, and row 255 has slope 0 and
+ * T[255] = T[256] = 65535, so the clamp changes nothing), N(2y) = 2r + 512 or 2^25 - 2r + 511
+ * with r TFLM's tanh interpolation, and TFLM's (r - 2^23 + 128) >> 8 resp.
+ * (-r + 2^23 + 127) >> 8 are both (N(2y) - 2^24 - 256) >> 9 (N is odd for y < 0, so the 1 of
+ * difference in the constant never crosses a multiple of 512). */
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) {
+  const int32_t left = 15 + scale_power - 3;
+  int32_t y2;
+  if (left < 0) {
+    /* |v| <= 3 * 32768 / 2 < 65280: no clamp */
+    y2 = ((x * 3 + (1 << (-left - 1))) >> -left) * 2;
+  } else {
+    y2 = tinyrnn_ssat18(x * (6 << left));
+  }
+  return (int32_t)(tinyrnn_sig_row(y2) - ((1u << 24) + 256u)) >> 9;
+}
+
 extern const uint32_t tinyrnn_tanh_table[256];
 
-/* tinyrnn_sigmoid_s16 (tinyrnn_activation.h) for x in int16, through the signed table: the
- * index (3x) >> 9 runs over -192..191 (|3x| >> 9 <= 192 never reaches the saturated branch)
- * and the table folds TFLM's sign handling in, so there is no |x| and no branch. */
-TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_fast(int32_t x) {
-  const int32_t v = x * 3;
-  const int32_t i = v >> 9;
-  const uint32_t *const base = tinyrnn_sig_base + 192;
-  const uint16_t *const diff = tinyrnn_sig_diff + 192;
-  return (int32_t)((base[i] + (uint32_t)(v & 0x1FF) * diff[i]) >> 10);
-}
-
-/* The same for u = x + 32768 in 0..65535: 3u = 3x + 192 * 512, so (3u) >> 9 is the table row
- * and (3u) & 511 the same fraction. */
-TINYRNN_ALWAYS_INLINE int32_t tinyrnn_sigmoid_u16(int32_t u) {
-  const int32_t v = u * 3;
-  const int32_t i = v >> 9;
-  return (int32_t)((tinyrnn_sig_base[i] + (uint32_t)(v & 0x1FF) * tinyrnn_sig_diff[i]) >> 10);
-}
-
-/* tinyrnn_tanh_s16 without branches: |v| is clamped to 65535, where index 255 with slope 0
+/* tinyrnn_tanh_s16 from a tanh-only table of 1 KB, for kernels that use no sigmoid (SimpleRNN:
+ * the 3 KB sigmoid rows would be its only use of them), without branches: |v| is clamped to 65535, where index 255 with slope 0
  * (T[256] = T[255]) gives the saturated branch's value (65535 << 8 rounds to +-32767 alike);
  * the negative branch ((-r + 2^23 + 127) >> 8) equals -((r - 2^23 + 128) >> 8). */
-TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_fast(int32_t x, int32_t scale_power) {
+TINYRNN_ALWAYS_INLINE int32_t tinyrnn_tanh_abs(int32_t x, int32_t scale_power) {
   const int32_t left = 15 + scale_power - 3;
   int32_t v;
   uint32_t a, e;
@@ -240,7 +280,7 @@ TINYRNN_ALWAYS_INLINE uint16_t tinyrnn_units4(uint16_t units) {
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq2(int32_t t2, int32_t m, int32_t ls, int32_t rs) {
   int32_t x = tinyrnn_mulhr((int32_t)((uint32_t)t2 << ls), m);
   if (rs > 0) {
-    x = (x + (int32_t)(1u << (rs - 1)) + (t2 >> 31)) >> rs; /* t2 >> 31: -1 if t2 < 0 */
+    x = (x + (int32_t)(1u << (rs - 1)) + (x >> 31)) >> rs; /* TFLM's rounding on x's sign */
   }
   return x;
 }
@@ -257,11 +297,12 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq_prod(int32_t p, int32_t m, int32_t s) {
   return tinyrnn_rq2(p * 2, m, 0, -s);
 }
 
-/* mbqm(p, m, s) + zp for a product |p| < 2^30: with a right shift of at most 22 the zero point
- * joins the rounding constant ((x + half + zp * 2^rs) >> rs = ((x + half) >> rs) + zp; no
- * overflow as |x| <= 2^30 and |zp| * 2^22 <= 2^29). */
+/* mbqm(p, m, s) + zp for a product of two values of magnitude at most 32767 (|p| <= 32767^2):
+ * with a right shift rs of at most 23 the zero point joins the rounding constant
+ * ((x + half + zp * 2^rs) >> rs = ((x + half) >> rs) + zp; |x| < 2^30 - 2^15 and
+ * -2^30 <= zp * 2^23 <= 2^30 - 2^23 keep the sum inside int32). */
 TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rq_prod_zp(int32_t p, int32_t m, int32_t s, int32_t zp) {
-  if (s < 0 && -s <= 22 && m != (int32_t)(1u << 30)) {
+  if (s < 0 && -s <= 23 && m != (int32_t)(1u << 30)) {
     const int32_t x = tinyrnn_mulhr(p * 2, m);
     return (x + (int32_t)(1u << (-s - 1)) + (int32_t)((uint32_t)zp << -s) + (p >> 31)) >> -s;
   }
@@ -332,12 +373,24 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OU
  * [np][2] (pair (A0,B0) word then pair (A1,B1) word per input pair) and is advanced past them.
  * init = {2*bA0, 2*bA0 + 512*bB0, 2*bA1, 2*bA1 + 512*bB1} (the compiler's bias pairs).
  * out = 2*(dot + bias) for gates A0, B0, A1, B1. */
-TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
-                                                       const TINYRNN_OUT_T **xp, uint16_t np,
-                                                       const int32_t *init, int32_t out[4]) {
+TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs_sh(const int16_t *w16,
+                                                          const TINYRNN_OUT_T **xp, uint16_t np,
+                                                          const int32_t *init, int32_t out[4],
+                                                          int32_t sh1, int32_t sh3) {
   const TINYRNN_OUT_T *x = *xp;
 #if TINYRNN_PACKED_DSP
+#if TINYRNN_PACKED_ASM && !TINYRNN_PACKED_MVE
+  /* the four start values in one LDM (ascending registers) */
+  register int32_t a0 __asm__("r4");
+  register int32_t ab0 __asm__("r5");
+  register int32_t a1 __asm__("r6");
+  register int32_t ab1 __asm__("r7");
+  __asm__("ldm %[b], {%[a0], %[ab0], %[a1], %[ab1]}"
+          : [a0] "=r"(a0), [ab0] "=r"(ab0), [a1] "=r"(a1), [ab1] "=r"(ab1)
+          : [b] "r"(init), "m"(*(const int32_t(*)[4])init));
+#else
   int32_t a0 = init[0], ab0 = init[1], a1 = init[2], ab1 = init[3];
+#endif
   const uint32_t *w = (const uint32_t *)(const void *)w16;
 #if TINYRNN_PACKED_MVE
   /* Four input pairs (32 MACs) per step: VLD2 of 32-bit words splits the weight stream into the
@@ -420,9 +473,9 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   w += 2u * np;
 #endif
   out[0] = a0;
-  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
+  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> sh1;
   out[2] = a1;
-  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
+  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> sh3;
   w16 = (const int16_t *)(const void *)w;
   *xp = x; /* the DSP layout is contiguous: this is where the next side's inputs start */
 #elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T2ASM
@@ -472,9 +525,9 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
 #undef TINYRNN_T2_PAIR
   }
   out[0] = a0;
-  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> 8;
+  out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> sh1;
   out[2] = a1;
-  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> 8;
+  out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> sh3;
   *xp = x;
 #elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T1ASM
   /* Thumb-1 (Cortex-M0): the same sums in tinyrnn_dot_pairs_t1.S. */
@@ -485,9 +538,9 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
   acc[3] = init[3];
   tinyrnn_dot_pairs_t1(w16, x, np, acc);
   out[0] = acc[0];
-  out[1] = (int32_t)((uint32_t)acc[1] - (uint32_t)acc[0]) >> 8;
+  out[1] = (int32_t)((uint32_t)acc[1] - (uint32_t)acc[0]) >> sh1;
   out[2] = acc[2];
-  out[3] = (int32_t)((uint32_t)acc[3] - (uint32_t)acc[2]) >> 8;
+  out[3] = (int32_t)((uint32_t)acc[3] - (uint32_t)acc[2]) >> sh3;
   *xp = x + 2u * np;
   w16 += 4u * np;
 #elif !TINYRNN_PACKED_DUP
@@ -506,9 +559,9 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
     w16 += 4;
   }
   out[0] = a0;
-  out[1] = (int32_t)(ab0 - (uint32_t)a0) >> 8;
+  out[1] = (int32_t)(ab0 - (uint32_t)a0) >> sh1;
   out[2] = a1;
-  out[3] = (int32_t)(ab1 - (uint32_t)a1) >> 8;
+  out[3] = (int32_t)(ab1 - (uint32_t)a1) >> sh3;
   *xp = x;
 #else
   /* Portable: halfword p = 256*B + A, A = (int8)p; sums of p*x and A*x per lane. */
@@ -525,13 +578,29 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
     }
   }
   out[0] = init[0] + sa[0] + sa[1];
-  out[1] = ((init[1] - init[0]) >> 8) + ((sp[0] + sp[1] - sa[0] - sa[1]) >> 8);
+  out[1] = (int32_t)((uint32_t)init[1] - (uint32_t)init[0] +
+                     (uint32_t)(sp[0] + sp[1] - sa[0] - sa[1])) >> sh1;
   out[2] = init[2] + sa[2] + sa[3];
-  out[3] = ((init[3] - init[2]) >> 8) + ((sp[2] + sp[3] - sa[2] - sa[3]) >> 8);
+  out[3] = (int32_t)((uint32_t)init[3] - (uint32_t)init[2] +
+                     (uint32_t)(sp[2] + sp[3] - sa[2] - sa[3])) >> sh3;
   w16 += 4u * np;
 #endif
   return w16;
 }
+
+/* The B sums ab - a are 512 (bB + B.x): exact multiples of 2^9, so out[1] and out[3] may come
+ * shifted by less than 8 (sh = 8 - left shift of the requantization that follows, saving that
+ * shift). */
+TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
+                                                       const TINYRNN_OUT_T **xp, uint16_t np,
+                                                       const int32_t *init, int32_t out[4]) {
+  return tinyrnn_dot_pairs_sh(w16, xp, np, init, out, 8, 8);
+}
+
+/* Shift of the B sums for a requantization left shift ls (tinyrnn_dot_pairs_sh), and the left
+ * shift that remains after it. */
+#define TINYRNN_BSH(ls) ((ls) <= 8 ? 8 - (ls) : 0)
+#define TINYRNN_BLS(ls) ((ls) <= 8 ? 0 : (ls) - 8)
 
 /* One time step; xpack holds 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t *L,
@@ -556,11 +625,14 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
     int32_t p0, p1, p2, p3;
     /* Input side first, so only four int16 values stay live across the recurrent dot. */
     const TINYRNN_OUT_T *xp = xi;
-    w = tinyrnn_dot_pairs(w, &xp, npi, b, ai);
+    w = tinyrnn_dot_pairs_sh(w, &xp, npi, b, ai, TINYRNN_BSH(L->lsh_in[1]),
+                             TINYRNN_BSH(L->lsh_in[3]));
     fi0 = tinyrnn_ssat16(tinyrnn_rq2(ai[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]));
-    fi1 = tinyrnn_ssat16(tinyrnn_rq2(ai[1], L->mult_in[1], L->lsh_in[1], L->rsh_in[1]));
+    fi1 = tinyrnn_ssat16(tinyrnn_rq2(ai[1], L->mult_in[1], TINYRNN_BLS(L->lsh_in[1]),
+                                     L->rsh_in[1]));
     fi2 = tinyrnn_ssat16(tinyrnn_rq2(ai[2], L->mult_in[2], L->lsh_in[2], L->rsh_in[2]));
-    fi3 = tinyrnn_ssat16(tinyrnn_rq2(ai[3], L->mult_in[3], L->lsh_in[3], L->rsh_in[3]));
+    fi3 = tinyrnn_ssat16(tinyrnn_rq2(ai[3], L->mult_in[3], TINYRNN_BLS(L->lsh_in[3]),
+                                     L->rsh_in[3]));
 #if TINYRNN_PACKED_ASM
     /* two registers instead of four live across the recurrent dot */
     const uint32_t f01 = tinyrnn_pkhbt(fi0, fi1);
@@ -569,19 +641,18 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
 #if TINYRNN_PACKED_DUP
     xp = xr;
 #endif
-    w = tinyrnn_dot_pairs(w, &xp, npr, b + 4, ar);
-#define TINYRNN_FR(g) \
-  tinyrnn_ssat16(tinyrnn_rq2(ar[g], L->mult_rec[g], L->lsh_rec[g], L->rsh_rec[g]))
+    w = tinyrnn_dot_pairs_sh(w, &xp, npr, b + 4, ar, TINYRNN_BSH(L->lsh_rec[1]),
+                             TINYRNN_BSH(L->lsh_rec[3]));
+#define TINYRNN_FR(g)                                                                         \
+  tinyrnn_ssat16(tinyrnn_rq2(ar[g], L->mult_rec[g],                                           \
+                             ((g) & 1) ? TINYRNN_BLS(L->lsh_rec[g]) : L->lsh_rec[g], L->rsh_rec[g]))
 #if TINYRNN_PACKED_ASM
     {
       /* sat16(fi + fr) for two gates at once: QADD16 on PKHBT-packed int16 lanes */
-      /* q01 ^ 0x80008000 adds 32768 to both lanes (as unsigned): the sigmoid takes the offset
-       * value (tinyrnn_sigmoid_u16), which saves the index offset of the signed table */
-      const uint32_t q01 =
-          __qadd16(f01, tinyrnn_pkhbt(TINYRNN_FR(0), TINYRNN_FR(1))) ^ 0x80008000u;
+      const uint32_t q01 = __qadd16(f01, tinyrnn_pkhbt(TINYRNN_FR(0), TINYRNN_FR(1)));
       const uint32_t q23 = __qadd16(f23, tinyrnn_pkhbt(TINYRNN_FR(2), TINYRNN_FR(3)));
-      p0 = (int32_t)(q01 & 0xFFFFu);
-      p1 = (int32_t)(q01 >> 16);
+      p0 = (int16_t)(uint16_t)(q01 & 0xFFFFu);
+      p1 = (int32_t)q01 >> 16;
       p2 = (int16_t)(uint16_t)(q23 & 0xFFFFu);
       p3 = (int32_t)q23 >> 16;
     }
@@ -593,24 +664,21 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
 #endif
 #undef TINYRNN_FR
     b += 8;
-#if TINYRNN_PACKED_ASM
-    gi = tinyrnn_sigmoid_u16(p0);
-    gf = tinyrnn_sigmoid_u16(p1);
-#else
+    /* every activation indexes the same signed rows: one table address in a register */
     gi = tinyrnn_sigmoid_fast(p0);
     gf = tinyrnn_sigmoid_fast(p1);
-#endif
     gc = L->cell_gate_tanh ? tinyrnn_tanh_fast(p2, -12) : tinyrnn_sigmoid_fast(p2);
     go = tinyrnn_sigmoid_fast(p3);
-    cn = tinyrnn_ssat16(tinyrnn_ssat16(tinyrnn_rq_prod(gf * (int32_t)*c, L->mult_fc,
-                                                       L->shift_fc)) +
-                        tinyrnn_ssat16(tinyrnn_rq_prod(gi * gc, L->mult_ig, L->shift_ig)));
-    if (L->cell_clip >= 32768) {
-      /* no effect on an int16 */
-    } else if (L->cell_clip == 32767) {
-      cn = cn == -32768 ? -32767 : cn; /* the upper bound is already 32767 */
-    } else if (L->cell_clip > 0) {
+    cn = tinyrnn_ssat16(tinyrnn_rq_prod(gf * (int32_t)*c, L->mult_fc, L->shift_fc)) +
+         tinyrnn_ssat16(tinyrnn_rq_prod(gi * gc, L->mult_ig, L->shift_ig));
+    if (L->cell_clip > 0 && L->cell_clip < 32767) {
+      /* the clip range lies inside int16, so it also does the sum's sat16 */
       cn = cn > L->cell_clip ? L->cell_clip : (cn < -L->cell_clip ? -L->cell_clip : cn);
+    } else {
+      cn = tinyrnn_ssat16(cn);
+      if (L->cell_clip == 32767) {
+        cn = cn == -32768 ? -32767 : cn; /* the upper bound is already 32767 */
+      } /* a clip of 32768 or more (or none) has no effect on an int16 */
     }
     *c = (int16_t)cn;
     *h = (int8_t)tinyrnn_ssat8(tinyrnn_rq_prod_zp(

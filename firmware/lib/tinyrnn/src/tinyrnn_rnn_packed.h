@@ -40,11 +40,12 @@ typedef struct {
   int32_t mult_h8, lsh_h8, rsh_h8;
 } tinyrnn_rnn_packed_t;
 
-/* One unit from its doubled accumulators (input side with bias, recurrent side). */
+/* One unit from its doubled accumulators (input side with bias, recurrent side); lsi: the input
+ * side's remaining left shift (less for a B sum that left tinyrnn_dot_pairs_sh shifted). */
 TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_unit(const tinyrnn_rnn_packed_t *L, int32_t ai2,
-                                                   int32_t ar2, int8_t *h) {
-  const int32_t c = tinyrnn_tanh_fast(
-      tinyrnn_ssat16(tinyrnn_ssat16(tinyrnn_rq2(ai2, L->mult_in, L->lsh_in, L->rsh_in)) +
+                                                   int32_t ar2, int8_t *h, int32_t lsi) {
+  const int32_t c = tinyrnn_tanh_abs(
+      tinyrnn_ssat16(tinyrnn_ssat16(tinyrnn_rq2(ai2, L->mult_in, lsi, L->rsh_in)) +
                      tinyrnn_ssat16(tinyrnn_rq2(ar2, L->mult_rec, L->lsh_rec, L->rsh_rec))),
       -12);
   *h = (int8_t)tinyrnn_ssat8(tinyrnn_rq2(2 * c, L->mult_h8, L->lsh_h8, L->rsh_h8));
@@ -66,13 +67,13 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step(const tinyrnn_rnn_packed_t *L
     int32_t ai[4];
     int32_t ar[4];
     const TINYRNN_OUT_T *xp = xi;
-    w = tinyrnn_dot_pairs(w, &xp, npi, b, ai);
+    w = tinyrnn_dot_pairs_sh(w, &xp, npi, b, ai, TINYRNN_BSH(L->lsh_in), TINYRNN_BSH(L->lsh_in));
     xp = xr;
     w = tinyrnn_dot_pairs(w, &xp, npr, b + 4, ar);
-    tinyrnn_rnn_packed_unit(L, ai[0], ar[0], h);
-    tinyrnn_rnn_packed_unit(L, ai[1], ar[1], h + 1);
-    tinyrnn_rnn_packed_unit(L, ai[2], ar[2], h + 2);
-    tinyrnn_rnn_packed_unit(L, ai[3], ar[3], h + 3);
+    tinyrnn_rnn_packed_unit(L, ai[0], ar[0], h, L->lsh_in);
+    tinyrnn_rnn_packed_unit(L, ai[1], ar[1], h + 1, TINYRNN_BLS(L->lsh_in));
+    tinyrnn_rnn_packed_unit(L, ai[2], ar[2], h + 2, L->lsh_in);
+    tinyrnn_rnn_packed_unit(L, ai[3], ar[3], h + 3, TINYRNN_BLS(L->lsh_in));
   }
 }
 
