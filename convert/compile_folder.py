@@ -32,6 +32,13 @@ def compile_model_folder(model_dir: Path, out: Path | None = None, name: str | N
         normalization = folder.normalization()
     if class_names is None and folder.config_json.is_file():
         class_names = read_json(folder.config_json).get("class_names")
+    if not folder.config_json.is_file():
+        # No training config (a Python API folder): what tinyrnn/ was compiled with stands in.
+        recorded = recompile_inputs(folder.tinyrnn_dir)
+        if normalization is None and not folder.normalization_json.is_file():
+            normalization = recorded.get("normalization")
+        class_names = recorded.get("class_names") if class_names is None else class_names
+        name = name or recorded.get("name")
     return compile_model(tflite, out or folder.tinyrnn_dir, name=name or sanitize_name(folder.name),
                          normalization=normalization, class_names=class_names,
                          symbol_prefix=symbol_prefix)

@@ -171,3 +171,29 @@ def test_arduino_export_of_an_api_folder(exported, tmp_path) -> None:
     assert '"right"' in source and '"class_3"' not in source
     # The same C as the API wrote (same compiler inputs), byte for byte.
     assert source.encode() == (gru.out / "tinyrnn" / "gesture.c").read_bytes()
+
+
+@pytest.mark.device
+@pytest.mark.slow
+def test_device_run_takes_the_api_folder(exported, tmp_path) -> None:
+    """`tinyrnn device run --model-dir <API folder>` builds the harness C (default prefix) of a
+    model exported with a prefix of its own; its outputs equal the host build's."""
+    from tinyrnn.convert.aot.hostbuild import HostModel
+    from tinyrnn.core.quantization import quantize
+
+    export = exported["k3_gru"]
+    out = tmp_path / "run.json"
+    proc = subprocess.run([sys.executable, "-m", "tinyrnn", "device", "run", "--model-dir",
+                           str(export.out), "--windows", str(export.out / "test_windows.npz"),
+                           "--out", str(out)], capture_output=True, text=True, cwd=REPO,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(out.read_text())
+    assert got["summary"]["model"] == "k3_gru" and got["summary"]["windows"] == TEST_WINDOWS
+    harness = export.out / "tinyrnn-harness"
+    summary = json.loads((harness / "summary.json").read_text())
+    host = HostModel(harness, tmp_path / "host")
+    xq = quantize(_windows(TEST_WINDOWS, seed=50), summary["input_scale"],
+                  summary["input_zero_point"])
+    want = [host.invoke(w).tolist() for w in xq]
+    assert [r["output"] for r in got["results"]] == want
