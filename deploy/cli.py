@@ -140,9 +140,11 @@ def _info_dict(info: DeviceInfo) -> dict[str, Any]:
 def _firmware_model(model_dir: Path | None) -> Path | None:
     """--model-dir as the firmware build takes it: a tinyrnn C folder as given; a model folder
     (trained or from tinyrnn.export_model) -> the C the harness builds (device_eval)."""
-    if model_dir is None or (model_dir / "summary.json").is_file() or not model_dir.is_dir():
-        return model_dir
+    from tinyrnn.convert.compile_folder import SUMMARY
     from tinyrnn.deploy.device_eval import ensure_compiled
+
+    if model_dir is None or (model_dir / SUMMARY).is_file() or not model_dir.is_dir():
+        return model_dir
 
     return ensure_compiled(model_dir)
 

@@ -15,7 +15,8 @@ suffice. No training step and no build tree are involved: ``out`` becomes a mode
 
     int8.tflite (LSTM) or int8_custom.tflite (GRU / SimpleRNN)   the deployable int8 model
     tflm/model_data.h, model_data.cc    that model as a TFLite Micro C array
-    tinyrnn/tinyrnn_model.h, .c, summary.json    the tinyrnn C (AOT compiler, convert/aot)
+    tinyrnn/<prefix>.h, .c, summary.json    the tinyrnn C (AOT compiler, convert/aot;
+                                        prefix tinyrnn_model unless symbol_prefix is given)
     card.json                           parameters, bytes, MACs, TFLM arena, tinyrnn RAM/flash
     evaluation.json                     with x_test: float vs int8 accuracy and agreement
     test_windows.npz                    with x_test: those windows (and y_test), for the device
@@ -423,7 +424,8 @@ def device_eval(export_or_folder: Export | Path | str, board: str = "mps2-an386"
 
     ``board`` is a PlatformIO environment: a QEMU board (built and emulated here, offline) or,
     with ``port``, a real board already flashed with this model. ``windows`` limits the run to
-    that many test windows, evenly spread. QEMU counts instructions, not cycles."""
+    that many test windows, evenly spread. QEMU counts instructions, not cycles. The firmware
+    is built under the build tree's firmware/ (./build, or $TINYRNN_BUILD)."""
     from tinyrnn.deploy.device_eval import run_device_step
 
     folder = export_or_folder.out if isinstance(export_or_folder, Export) else \
