@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyrnn import __version__
-from tinyrnn.convert.aot.symbols import Symbols, prefix_for
-from tinyrnn.convert.compile_folder import compile_model_folder
+from tinyrnn.convert.aot.symbols import DEFAULT_PREFIX, Symbols, prefix_for
+from tinyrnn.convert.compile_folder import compile_model_folder, recompile_inputs
 from tinyrnn.core.buildtree import ModelFolder, find_model_folder
 from tinyrnn.core.resources import runtime_src_dir
 
@@ -152,8 +152,12 @@ def export_arduino(models: list[str | Path], out: Path | None = None, *,
     if not models:
         raise ExportError("give at least one model folder or model name")
     folders: list[ModelFolder] = [find_model_folder(m, root) for m in models]
+    # What each folder's tinyrnn/ was compiled with: a Python API folder has no config.json or
+    # normalization.json, its class names, normalization and chosen prefix live only there.
+    recorded = [recompile_inputs(f.tinyrnn_dir) for f in folders]
     if prefixes is None:
-        prefixes = [prefix_for(f.name) for f in folders]
+        prefixes = [r["symbol_prefix"] if r.get("symbol_prefix", DEFAULT_PREFIX) != DEFAULT_PREFIX
+                    else prefix_for(f.name) for f, r in zip(folders, recorded, strict=True)]
     if len(prefixes) != len(folders):
         raise ExportError(f"{len(prefixes)} prefixes for {len(folders)} models: give one each")
     if len(set(prefixes)) != len(prefixes):
@@ -172,10 +176,13 @@ def export_arduino(models: list[str | Path], out: Path | None = None, *,
             files[f"src/{path.name}"] = path.read_bytes()
     norms: list[bool] = []
     with tempfile.TemporaryDirectory(prefix="tinyrnn-arduino-") as tmp:
-        for folder, prefix in zip(folders, prefixes, strict=True):
+        for folder, prefix, rec in zip(folders, prefixes, recorded, strict=True):
             cdir = Path(tmp) / prefix
-            compile_model_folder(folder.path, cdir, symbol_prefix=prefix)
-            norms.append(folder.normalization_json.is_file())
+            compile_model_folder(folder.path, cdir, name=rec.get("name"),
+                                 normalization=rec.get("normalization"),
+                                 class_names=rec.get("class_names"), symbol_prefix=prefix)
+            norms.append(folder.normalization_json.is_file()
+                         or rec.get("normalization") is not None)
             sym = Symbols(prefix)
             for fname in (sym.header, sym.source):
                 if f"src/{fname}" in files:

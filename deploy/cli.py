@@ -53,7 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--env", default=DEFAULT_ENV, help=f"board environment (default {DEFAULT_ENV})")
         q.add_argument("--port", help="serial port of a real board (e.g. /dev/ttyACM0); default QEMU")
         q.add_argument("--flash", action="store_true", help="upload to the real board first")
-        q.add_argument("--model-dir", type=Path, help="model folder (default: fixture)")
+        q.add_argument("--model-dir", type=Path,
+                       help="model folder (build/models/<name> or a tinyrnn.export_model folder) "
+                            "or its tinyrnn C folder (default: fixture)")
         q.add_argument("--timeout", type=float, default=10.0, help="seconds per reply")
 
     p = dev_sub.add_parser("info", help="identify the device: model, board, memory, counter")
@@ -71,12 +73,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_strict(_cmd_run))
 
     p = dev_sub.add_parser(
-        "eval", help="run a trained model's test set on a board and compare with the host build",
+        "eval", help="run a model's test set on a board and compare with the host build",
         description="Builds the firmware for MODEL's tinyrnn C (compiled when missing), streams "
         "every test window through one QEMU session (or a flashed board on --port), compares "
-        "outputs with the host build window by window and writes build/models/<name>/"
-        "device-<env>.json. Exits 1 when any window's outputs differ.")
-    p.add_argument("model", help="model folder or name under <build>/models")
+        "outputs with the host build window by window and writes MODEL/device-<env>.json. The "
+        "windows: a trained model's test split, or the x_test/y_test a tinyrnn.export_model "
+        "folder stores (test_windows.npz). Exits 1 when any window's outputs differ.")
+    p.add_argument("model", help="model folder (trained, or written by tinyrnn.export_model) or "
+                                 "name under <build>/models")
     p.add_argument("--env", default=DEFAULT_ENV, help=f"board environment (default {DEFAULT_ENV})")
     p.add_argument("--port", help="serial port of a flashed real board; default QEMU")
     p.add_argument("--limit", type=int, help="only this many test windows, evenly spread")
@@ -133,8 +137,23 @@ def _info_dict(info: DeviceInfo) -> dict[str, Any]:
     return d
 
 
+def _firmware_model(model_dir: Path | None) -> Path | None:
+    """--model-dir as the firmware build takes it: a tinyrnn C folder as given; a model folder
+    (trained or from tinyrnn.export_model) -> the C the harness builds (device_eval)."""
+    from tinyrnn.convert.compile_folder import SUMMARY
+    from tinyrnn.deploy.device_eval import ensure_compiled
+
+    if model_dir is None or (model_dir / SUMMARY).is_file() or not model_dir.is_dir():
+        return model_dir
+
+    return ensure_compiled(model_dir)
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
+    from tinyrnn.deploy.device_eval import DeviceEvalError
+
     try:
+        args.model_dir = _firmware_model(args.model_dir)
         with open_device(args.env, args.port, args.model_dir, flash=args.flash,
                          timeout=args.timeout) as s:
             out = _info_dict(s.device.info)
@@ -143,7 +162,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
             if s.firmware is not None:
                 mem = s.firmware.memory()
                 out["firmware"] = {"flash": mem.flash, "ram": mem.ram, "elf": str(s.firmware.elf)}
-    except (BuildError, BootstrapError, DeviceError, ValueError) as exc:
+    except (BuildError, BootstrapError, DeviceError, DeviceEvalError, ValueError) as exc:
         print(f"tinyrnn: error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(out, indent=2))
@@ -175,7 +194,10 @@ def _load_windows(path: Path, info: DeviceInfo, means: list[float], stds: list[f
 def _cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from tinyrnn.deploy.device_eval import DeviceEvalError
+
     try:
+        args.model_dir = _firmware_model(args.model_dir)
         with open_device(args.env, args.port, args.model_dir, flash=args.flash,
                          timeout=args.timeout) as s:
             dev = s.device
@@ -193,7 +215,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 results.append({"index": i, "output": r.output, "class": r.cls,
                                 "count": r.count, "count_min": r.count_min,
                                 "count_max": r.count_max})
-    except (BuildError, BootstrapError, DeviceError, ValueError, OSError) as exc:
+    except (BuildError, BootstrapError, DeviceError, DeviceEvalError, ValueError, OSError) as exc:
         print(f"tinyrnn: error: {exc}", file=sys.stderr)
         return 1
     counts = [r["count"] for r in results]

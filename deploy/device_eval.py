@@ -85,36 +85,41 @@ def _read_json(path: Path) -> Any:
 
 
 def ensure_compiled(model_dir: Path) -> Path:
-    """``<model_dir>/tinyrnn`` as the current compiler makes it from the deployable int8 model.
+    """The tinyrnn C the firmware harness builds, as the current compiler makes it from the
+    deployable int8 model.
 
-    Compiled (again) when missing or when it was compiled from that model (cheap, and the device
-    then runs what today's compiler emits); a folder compiled from another source (e.g. with
-    ``tinyrnn compile --out``) is used as it is."""
+    ``<model_dir>/tinyrnn`` is compiled (again) when missing or when it was compiled from that
+    model (cheap, and the device then runs what today's compiler emits), with the inputs its
+    summary.json records (name, symbol prefix, class names, normalization); a folder compiled
+    from another source (e.g. with ``tinyrnn compile --out``) is used as it is. When tinyrnn/
+    carries a symbol prefix of the user's, the harness gets the default-prefix copy
+    (convert/compile_folder.py ``harness_c``)."""
     from tinyrnn.convert.aot.errors import AotError
-    from tinyrnn.convert.compile_folder import compile_model_folder
+    from tinyrnn.convert.compile_folder import harness_c, recompile_model_folder
     from tinyrnn.core.buildtree import ModelFolder
 
     folder = ModelFolder(model_dir)
     tflite = folder.deployable_tflite()
     out = folder.tinyrnn_dir
     summary = out / "summary.json"
-    existing = summary.is_file() and (out / "tinyrnn_model.h").is_file()
+    existing = summary.is_file()
     if tflite is None:
         if existing:
             return out
         raise DeviceEvalError(f"{model_dir} has no int8 model: run `tinyrnn convert` (and "
-                              "`tinyrnn quantize-rnn` for a GRU or SimpleRNN) first")
+                              "`tinyrnn quantize-rnn` for a GRU or SimpleRNN) first, or export "
+                              "your Keras model with tinyrnn.export_model")
     sha = hashlib.sha256(tflite.read_bytes()).hexdigest()
     if existing and json.loads(summary.read_text(encoding="utf-8")).get("source_sha256") != sha:
         return out
     try:
-        compile_model_folder(model_dir)
+        recompile_model_folder(model_dir)
+        return harness_c(model_dir)
     except AotError as exc:
         raise DeviceEvalError(
             f"{model_dir.name} does not compile to tinyrnn C ({exc}); the QEMU boards run only "
             f"tinyrnn C: compile it with `tinyrnn compile {model_dir}` once the runtime supports it"
         ) from exc
-    return out
 
 
 def select_indices(n: int, limit: int | None) -> np.ndarray:
@@ -131,23 +136,43 @@ class TestWindows:
     indices: np.ndarray   # into the data set's test split
     x_int8: np.ndarray    # [N, T, C], quantized exactly as on the host
     x_float: np.ndarray   # [N, T, C], normalized (for a TFLM reference)
-    y: np.ndarray
+    y: np.ndarray | None  # None: a Python API folder exported without y_test
     total: int
+
+
+def _test_split(model_dir: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's normalized test windows and labels: a trained folder's data set (config.json,
+    normalization.json), else the windows a Python API export stored (test_windows.npz)."""
+    from tinyrnn.core.buildtree import ModelFolder
+
+    folder = ModelFolder(model_dir)
+    if folder.config_json.is_file():
+        from tinyrnn.train.normalization import Normalization
+        from tinyrnn.train.sources import load_dataset
+
+        cfg = _read_json(folder.config_json)
+        data = load_dataset(cfg["train"]["dataset"], seed=cfg["train"]["seed"])
+        norm = Normalization.from_json(_read_json(folder.normalization_json))
+        return norm.apply(data.x_test), np.asarray(data.y_test)
+    if folder.test_windows_npz.is_file():
+        return folder.test_windows()
+    raise DeviceEvalError(
+        f"{model_dir} has no test windows to stream: a trained model folder has config.json "
+        f"(`tinyrnn train`); a folder from the Python API needs x_test (and y_test for "
+        f"accuracies): call tinyrnn.export_model(model, calibration, {str(model_dir)!r}, "
+        f"x_test=..., y_test=...), which stores them in "
+        f"{folder.test_windows_npz.name}")
 
 
 def quantized_test_windows(model_dir: Path, input_scale: float, input_zero_point: int,
                            limit: int | None = None) -> TestWindows:
     from tinyrnn.core.quantization import quantize
-    from tinyrnn.train.normalization import Normalization
-    from tinyrnn.train.sources import load_dataset
 
-    cfg = _read_json(model_dir / "config.json")
-    data = load_dataset(cfg["train"]["dataset"], seed=cfg["train"]["seed"])
-    norm = Normalization.from_json(_read_json(model_dir / "normalization.json"))
-    idx = select_indices(len(data.y_test), limit)
-    x = norm.apply(data.x_test[idx])
-    return TestWindows(idx, quantize(x, input_scale, input_zero_point), x,
-                       np.asarray(data.y_test[idx]), len(data.y_test))
+    x_all, y_all = _test_split(Path(model_dir))
+    idx = select_indices(len(x_all), limit)
+    x = np.asarray(x_all[idx])
+    y = None if y_all is None else np.asarray(y_all[idx])
+    return TestWindows(idx, quantize(x, input_scale, input_zero_point), x, y, len(x_all))
 
 
 # ---- device ---------------------------------------------------------------------------------
@@ -228,13 +253,22 @@ def _stats(values: list[int]) -> dict[str, float | int]:
             "median": statistics.median(values)}
 
 
-def _parameter_note(params: dict[str, Any], card_bytes: int | None) -> str:
+def _weights_match(params: dict[str, Any] | None, card_bytes: int | None, padding: int) -> bool:
+    return (params is not None and "int8_weights" in params and card_bytes is not None
+            and params["int8_weights"] == card_bytes + padding)
+
+
+def _parameter_note(params: dict[str, Any], card_bytes: int | None, padding: int) -> str:
     if card_bytes is None:
         return "card.json has no int8_weight_bytes"
     w8 = params["int8_weights"]
-    if w8 != card_bytes:
-        return (f"MISMATCH: {w8} int8 weight bytes in the ELF, {card_bytes} in the card")
-    return (f"int8 weights in the ELF ({w8} B) equal the card's int8_weight_bytes. Besides them "
+    if not _weights_match(params, card_bytes, padding):
+        return (f"MISMATCH: {w8} int8 weight bytes in the ELF, {card_bytes} in the card"
+                + (f" + {padding} zero padding bytes" if padding else ""))
+    pad = (f" plus {padding} B of zero weights the pair-packed kernels add (an odd input or "
+           f"unit count gets one per row; convert/aot summary.json weight_padding_bytes)"
+           if padding else "")
+    return (f"int8 weights in the ELF ({w8} B) equal the card's int8_weight_bytes{pad}. Besides them "
             f"the firmware holds {params['int32_biases']} B of int32 biases (an input and a "
             f"recurrent bias per gate with the zero-point terms folded in, where the .tflite "
             f"keeps one) and {params['int32_requant']} B of int32 requantization multipliers "
@@ -331,6 +365,7 @@ def run_device_step(model_dir: Path, env: str = DEFAULT_ENV, port: str | None = 
         except ElfError as exc:
             params = {"error": str(exc)}
     card_bytes = card.get("int8_weight_bytes")
+    padding = int(summary.get("weight_padding_bytes", 0))
     evaluation = {}
     if (model_dir / "evaluation.json").is_file():
         evaluation = _read_json(model_dir / "evaluation.json").get("runtimes", {})
@@ -348,8 +383,8 @@ def run_device_step(model_dir: Path, env: str = DEFAULT_ENV, port: str | None = 
         "windows": len(results),
         "test_windows_total": tw.total,
         "limit": limit,
-        "accuracy": float(np.mean(dev_pred == tw.y)),
-        "host_accuracy": float(np.mean(host_pred == tw.y)),
+        "accuracy": None if tw.y is None else float(np.mean(dev_pred == tw.y)),
+        "host_accuracy": None if tw.y is None else float(np.mean(host_pred == tw.y)),
         "host_reference": "tflite-micro interpreter" if info.backend == "tflm"
         else "host build of the same generated C (convert/aot/hostbuild.py)",
         "host_tflm_int8_accuracy_all_windows": evaluation.get("tflm_int8", {}).get("accuracy"),
@@ -365,10 +400,10 @@ def run_device_step(model_dir: Path, env: str = DEFAULT_ENV, port: str | None = 
         "model_state_bytes": info.state_bytes,
         "parameter_bytes": params,
         "card_int8_weight_bytes": card_bytes,
-        "parameter_bytes_match_card": (params is not None and "int8_weights" in params
-                                       and params["int8_weights"] == card_bytes),
-        "parameter_bytes_note": _parameter_note(params, card_bytes) if params and "int8_weights"
-        in params else None,
+        "weight_padding_bytes": padding,
+        "parameter_bytes_match_card": _weights_match(params, card_bytes, padding),
+        "parameter_bytes_note": _parameter_note(params, card_bytes, padding)
+        if params and "int8_weights" in params else None,
         "counter": {"unit": info.counter_unit, "label": counter_label(info.counter_unit),
                     "resolution": info.counter_resolution},
         "per_inference": _stats(counts),
@@ -425,9 +460,12 @@ def format_table(result: dict[str, Any]) -> str:
     rows = [
         ("", "host", "device"),
         ("windows", n(result["windows"]), n(result["windows"])),
-        ("accuracy", f"{result['host_accuracy']:.4f}", f"{result['accuracy']:.4f}"),
+        ("accuracy", *(("no labels", "no labels") if result["accuracy"] is None else
+                       (f"{result['host_accuracy']:.4f}", f"{result['accuracy']:.4f}"))),
         ("windows whose outputs differ", "", n(result["windows_outputs_differ"])),
-        ("int8 weight bytes", n(result["card_int8_weight_bytes"]) + " (card)",
+        ("int8 weight bytes", n(result["card_int8_weight_bytes"]) + " (card)"
+         + (f" + {result['weight_padding_bytes']} zero padding"
+            if result.get("weight_padding_bytes") else ""),
          n(params.get("int8_weights")) + " (ELF)"),
         ("all parameter bytes", "", n(params.get("total")) + " (ELF)"),
         ("flash / RAM bytes", "", f"{n(result['flash_bytes'])} / {n(result['ram_bytes'])}"),

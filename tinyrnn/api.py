@@ -15,9 +15,16 @@ suffice. No training step and no build tree are involved: ``out`` becomes a mode
 
     int8.tflite (LSTM) or int8_custom.tflite (GRU / SimpleRNN)   the deployable int8 model
     tflm/model_data.h, model_data.cc    that model as a TFLite Micro C array
-    tinyrnn/tinyrnn_model.h, .c, summary.json    the tinyrnn C (AOT compiler, convert/aot)
+    tinyrnn/<prefix>.h, .c, summary.json    the tinyrnn C (AOT compiler, convert/aot;
+                                        prefix tinyrnn_model unless symbol_prefix is given)
     card.json                           parameters, bytes, MACs, TFLM arena, tinyrnn RAM/flash
     evaluation.json                     with x_test: float vs int8 accuracy and agreement
+    test_windows.npz                    with x_test: those windows (and y_test), for the device
+
+The folder then goes to a board, emulated or real, exactly like a trained model's folder::
+
+    dev = tinyrnn.api.device_eval("my_model/", board="mps2-an386")   # or: tinyrnn device eval
+    print(dev.summary())         # device vs host accuracy, windows whose outputs differ, bytes
 
 How each cell is quantized: an LSTM (from either Keras) is rebuilt as a batch-1 tf_keras LSTM
 with the same weights (both Kerases store them alike) and converted by TF's int8 converter into
@@ -28,7 +35,10 @@ bit for bit against the numpy reference (convert/rnn_reference.py) and the firmw
 runs through its registered custom ops. Same model and windows -> byte-identical files.
 
 Each step is also a function of its own (``inspect_model``, ``quantize``, ``to_c_array``,
-``compile_c``, ``model_card``, ``evaluate``) returning a small record with paths and figures.
+``compile_c``, ``model_card``, ``evaluate``, ``device_eval``) returning a small record with paths
+and figures. ``symbol_prefix`` names the generated C (``<prefix>.h``, ``<prefix>_invoke``, ...)
+so several models link into one program (docs/c-library.md); the device step and the host
+evaluation build the same model with the default names the firmware harness uses.
 TensorFlow is imported only inside these functions, never when ``tinyrnn`` is imported.
 """
 
@@ -41,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.convert.aot.compiler import sanitize_name
+from tinyrnn.convert.aot.symbols import DEFAULT_PREFIX, Symbols
 from tinyrnn.convert.keras_model import (
     FloatModel,
     KerasModelError,
@@ -55,12 +66,14 @@ __all__ = [
     "CArray",
     "Card",
     "CompiledC",
+    "DeviceEvaluation",
     "Evaluation",
     "Export",
     "KerasModelError",
     "QuantizedFile",
     "RecurrentQuantError",
     "compile_c",
+    "device_eval",
     "evaluate",
     "export_model",
     "inspect_model",
@@ -131,6 +144,28 @@ class Evaluation:
     float_accuracy: float | None    # None without y_test
     int8_accuracy: float | None
     result: dict
+
+
+@dataclass(frozen=True)
+class DeviceEvaluation:
+    path: Path                      # <folder>/device-<board>.json (the whole result)
+    board: str                      # PlatformIO environment, e.g. mps2-an386
+    cpu: str
+    emulated: bool
+    windows: int
+    windows_differ: int             # windows whose int8 outputs differ, device vs host build
+    accuracy: float | None          # on the device; None without y_test
+    host_accuracy: float | None     # host build of the same C, same windows
+    flash_bytes: int | None
+    ram_bytes: int | None
+    counter: str                    # "instructions (emulated)" on QEMU, "cycles" on a counter
+    per_inference: float            # mean count per window
+    result: dict
+
+    def summary(self) -> str:
+        from tinyrnn.deploy.device_eval import format_table
+
+        return format_table(self.result)
 
 
 @dataclass(frozen=True)
@@ -257,14 +292,16 @@ def to_c_array(model, out: Path | str, *, name: str | None = None,
 
 def compile_c(model, out: Path | str, *, name: str | None = None,
               class_names: Sequence[str] | None = None,
-              normalization: dict | None = None) -> CompiledC:
-    """The tinyrnn C of the deployable model (out/tinyrnn/), by the AOT compiler."""
+              normalization: dict | None = None,
+              symbol_prefix: str = DEFAULT_PREFIX) -> CompiledC:
+    """The tinyrnn C of the deployable model (out/tinyrnn/<prefix>.h/.c), by the AOT compiler."""
     from tinyrnn.convert.compile_folder import compile_model_folder
 
     fm = inspect_model(model)
     names, norm = _meta(fm, class_names, normalization)
     s = compile_model_folder(Path(out), name=sanitize_name(name or model.name),
-                             normalization=norm, class_names=names)
+                             normalization=norm, class_names=names,
+                             symbol_prefix=symbol_prefix)
     c_dir = ModelFolder(Path(out)).tinyrnn_dir
     return CompiledC(c_dir, tuple(sorted(c_dir.iterdir())), s.ram_bytes, s.arena_bytes,
                      s.state_bytes, s.weight_bytes, s.flash_estimate_bytes, s.macs)
@@ -299,7 +336,9 @@ def evaluate(model, out: Path | str, x_test, y_test=None, *, verbose: bool = Tru
              ) -> Evaluation:
     """Run the test windows through Keras (float), the tinyrnn C built for this host (int8)
     and an independent int8 reference (TFLM's interpreter for the LSTM, the numpy reference for
-    GRU / SimpleRNN); write out/evaluation.json. Accuracies need ``y_test``."""
+    GRU / SimpleRNN); write out/evaluation.json, and the windows to out/test_windows.npz for
+    the device step. Accuracies need ``y_test``."""
+    from tinyrnn.convert.compile_folder import harness_c
     from tinyrnn.convert.runtimes import run_tflm, run_tinyrnn
     from tinyrnn.measure.evaluate import compare_runtimes
 
@@ -311,7 +350,7 @@ def evaluate(model, out: Path | str, x_test, y_test=None, *, verbose: bool = Tru
     _say(f"evaluating {len(x)} windows: Keras float, tinyrnn C (host build), int8 reference",
          verbose)
     outputs = {"keras_float": _keras_predict(model, x)}
-    mine = run_tinyrnn(folder.tinyrnn_dir, x, folder.host_build_dir).raw
+    mine = run_tinyrnn(harness_c(folder.path), x, folder.host_build_dir).raw
     if fm.cell == "lstm":
         reference = "tflm_int8"
         ref = run_tflm(tflite, x, REFERENCE_ARENA_BYTES).raw
@@ -337,6 +376,7 @@ def evaluate(model, out: Path | str, x_test, y_test=None, *, verbose: bool = Tru
         result["int8_minus_float_points"] = round(
             100 * (accs["tinyrnn_int8"]["accuracy"] - accs["keras_float"]["accuracy"]), 2)
     write_json(folder.evaluation_json, result)
+    folder.write_test_windows(x, y)
     ev = Evaluation(folder.evaluation_json, len(x), reference,
                     result["tinyrnn_vs_reference"]["windows_identical"],
                     result["agreement"]["keras_float~tinyrnn_int8"],
@@ -348,20 +388,23 @@ def evaluate(model, out: Path | str, x_test, y_test=None, *, verbose: bool = Tru
 def export_model(model, calibration, out: Path | str, *, x_test=None, y_test=None,
                  name: str | None = None, class_names: Sequence[str] | None = None,
                  normalization: dict | None = None, tflm_arena: bool = True,
-                 verbose: bool = True) -> Export:
+                 symbol_prefix: str = DEFAULT_PREFIX, verbose: bool = True) -> Export:
     """Every step for a user's trained Keras model; see the module docstring for the folder.
 
-    ``x_test`` (normalized windows) adds the host evaluation; ``y_test`` (class indices) adds
-    accuracies to it. ``name`` defaults to the Keras model's name."""
+    ``x_test`` (normalized windows) adds the host evaluation and the windows ``device_eval``
+    streams; ``y_test`` (class indices) adds accuracies to both. ``name`` defaults to the Keras
+    model's name; ``symbol_prefix`` names the generated C (default: the harness's names)."""
     out = Path(out)
     if y_test is not None and x_test is None:
         raise ValueError("y_test given without x_test")
     fm = inspect_model(model)  # fail on an unsupported layer before any work
     _meta(fm, class_names, normalization)
+    Symbols(symbol_prefix)  # a bad prefix fails here, before any conversion
     q = quantize(model, calibration, out, name=name, verbose=verbose)
     arr = to_c_array(model, out, name=name, class_names=class_names, normalization=normalization)
     _say(f"compiling {q.path.name} to C", verbose)
-    c = compile_c(model, out, name=name, class_names=class_names, normalization=normalization)
+    c = compile_c(model, out, name=name, class_names=class_names, normalization=normalization,
+                  symbol_prefix=symbol_prefix)
     if tflm_arena and fm.cell == "lstm":
         _say("measuring the TFLM arena (TFLM in child processes)", verbose)
     card = model_card(model, out, name=name, tflm_arena=tflm_arena)
@@ -369,3 +412,28 @@ def export_model(model, calibration, out: Path | str, *, x_test=None, y_test=Non
     result = Export(out, q, arr, c, card, ev)
     _say(result.summary(), verbose)
     return result
+
+
+def device_eval(export_or_folder: Export | Path | str, board: str = "mps2-an386",
+                windows: int | None = None, *, port: str | None = None, timeout: float = 10.0,
+                verbose: bool = True) -> DeviceEvaluation:
+    """The exported model on a board: the test windows given to ``export_model`` (stored in
+    test_windows.npz) streamed through the firmware, every output compared with the host build
+    of the same C; writes <folder>/device-<board>.json. The same device step as ``tinyrnn
+    device eval`` (deploy/device_eval.py).
+
+    ``board`` is a PlatformIO environment: a QEMU board (built and emulated here, offline) or,
+    with ``port``, a real board already flashed with this model. ``windows`` limits the run to
+    that many test windows, evenly spread. QEMU counts instructions, not cycles. The firmware
+    is built under the build tree's firmware/ (./build, or $TINYRNN_BUILD)."""
+    from tinyrnn.deploy.device_eval import run_device_step
+
+    folder = export_or_folder.out if isinstance(export_or_folder, Export) else \
+        Path(export_or_folder)
+    r = run_device_step(folder, board, port, windows, timeout=timeout, progress=verbose)
+    ev = DeviceEvaluation(Path(r["path"]), r["env"], r["cpu"], r["emulated"], r["windows"],
+                          r["windows_outputs_differ"], r["accuracy"], r["host_accuracy"],
+                          r["flash_bytes"], r["ram_bytes"], r["counter"]["label"],
+                          float(r["per_inference"]["mean"]), r)
+    _say(ev.summary(), verbose)
+    return ev

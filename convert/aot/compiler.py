@@ -149,9 +149,14 @@ def compile_model(tflite_path: Path, out_dir: Path, *, name: str,
     info["output_scale"] = plan.output_scale
     info["output_zero_point"] = plan.output_zp
     info["symbol_prefix"] = symbols.prefix
+    info["weight_padding_bytes"] = emitted.weight_padding_bytes
     info["header"] = symbols.header
     info["source"] = symbols.source
     info["has_normalization"] = normalization is not None
+    # Every compile input is recorded, so the same C can be made again from this file alone
+    # (compile_folder.recompile_inputs: device step, harness copy of a prefixed model).
+    info["normalization"] = {"mean": mean, "std": std} if normalization is not None else None
+    info["class_names"] = names
     info["contract"] = "invoke = reset + step over every frame; step keeps state"
     files = dict(emitted.files)
     files["summary.json"] = json.dumps(info, indent=2, sort_keys=True) + "\n"

@@ -14,7 +14,11 @@ Layout (all under one git-ignored root, default ``build/``, overridden by ``TINY
         evaluation.json             accuracy of every runtime and their agreement
         tflm/                       TFLite Micro C arrays (model_data.h/.cc)
         tinyrnn/                    tinyrnn C for the deployable int8 model
+        tinyrnn-harness/            the same C with the default symbol prefix, for the firmware
+                                    harness and the host build, when tinyrnn/ has another prefix
         tinyrnn-host/               that C built for this host (evaluation; disposable)
+        test_windows.npz            Python API folders: the x_test (normalized) and y_test the
+                                    user gave, streamed by the device step (no data set here)
     build/report/                   report.md and its PNG plots
     build/firmware/                 PlatformIO build directories
 """
@@ -66,7 +70,9 @@ class ModelFolder:
     int8_custom_tflite = property(lambda self: self.path / "int8_custom.tflite")
     tflm_dir = property(lambda self: self.path / "tflm")
     tinyrnn_dir = property(lambda self: self.path / "tinyrnn")
+    harness_c_dir = property(lambda self: self.path / "tinyrnn-harness")
     host_build_dir = property(lambda self: self.path / "tinyrnn-host")
+    test_windows_npz = property(lambda self: self.path / "test_windows.npz")
 
     def is_trained(self) -> bool:
         return self.metrics_json.is_file()
@@ -91,6 +97,35 @@ class ModelFolder:
 
     def deployable_tflite(self) -> Path | None:
         return deployable_tflite(self.path)
+
+    def write_test_windows(self, x: Any, y: Any | None) -> Path:
+        """test_windows.npz: ``x_test`` float32 [N, T, C] as the model sees them (normalized)
+        and, when given, ``y_test`` int64 [N]. Fixed zip timestamps: same windows, same bytes."""
+        import io
+        import zipfile
+
+        import numpy as np
+
+        arrays = {"x_test": np.ascontiguousarray(x, dtype=np.float32)}
+        if y is not None:
+            arrays["y_test"] = np.ascontiguousarray(y, dtype=np.int64)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for key, arr in arrays.items():
+                item = io.BytesIO()
+                np.lib.format.write_array(item, arr, allow_pickle=False)
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, item.getvalue())
+        write_bytes_atomic(self.test_windows_npz, buf.getvalue())
+        return self.test_windows_npz
+
+    def test_windows(self) -> tuple[Any, Any | None]:
+        """(x_test, y_test or None) from test_windows.npz; FileNotFoundError when absent."""
+        import numpy as np
+
+        with np.load(self.test_windows_npz, allow_pickle=False) as data:
+            return data["x_test"], (data["y_test"] if "y_test" in data.files else None)
 
 
 def deployable_tflite(model_dir: Path) -> Path | None:
