@@ -14,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.core.buildtree import DEFAULT_ROOT, read_json, report_dir, trained_models, write_text_atomic
+from tinyrnn.core.buildtree import (
+    DEFAULT_ROOT,
+    read_json,
+    report_dir,
+    trained_models,
+    write_figure,
+    write_text_atomic,
+)
 from tinyrnn.core.experiment import CELLS, MAIN_DATASET, MEMORY_DATASETS
 from tinyrnn.report_frontier import frontier_section
 
@@ -268,7 +275,7 @@ def _plots(watch: dict[str, list[ModelRecord]], out: Path) -> list[str]:
     axes[0].set_title("accuracy vs parameter bytes")
     axes[1].set_title("accuracy vs MACs")
     fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_cost.png", dpi=110)
+    write_figure(out / "accuracy_vs_cost.png", fig, dpi=110)
     plt.close(fig)
     made.append("accuracy_vs_cost.png")
 
@@ -290,7 +297,7 @@ def _plots(watch: dict[str, list[ModelRecord]], out: Path) -> list[str]:
             ax.set_xlabel("predicted")
             ax.set_ylabel("true")
         fig.tight_layout()
-        fig.savefig(out / "confusion.png", dpi=110)
+        write_figure(out / "confusion.png", fig, dpi=110)
         plt.close(fig)
         made.append("confusion.png")
     return made

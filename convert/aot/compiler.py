@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tinyrnn.core.buildtree import commit
+
 from .emit import emit
 from .emit_rnn import emit_recurrent, is_recurrent_plan
 from .errors import AotError, UnsupportedModelError
@@ -85,7 +87,7 @@ def _write_atomically(out_dir: Path, files: dict[str, str]) -> None:
             if old.exists():
                 shutil.rmtree(old)
             out_dir.rename(old)
-        tmp.rename(out_dir)
+        commit(tmp, out_dir)  # the folder appears whole; the fault hook counts it as one write
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None and old.exists() and not out_dir.exists():
