@@ -202,6 +202,10 @@ def stream_windows(open_board: Callable[[], Board], windows: np.ndarray, runs: i
                 unsaved = 0
             if progress is not None:
                 progress(len(report.results), n)
+        if report.info is None:
+            # Every window came from the checkpoint (the previous run was stopped after its
+            # last window): the board is still identified and checked, as on every run.
+            open_session()
         save_checkpoint(checkpoint, key, report.results)
     finally:
         if board is not None:

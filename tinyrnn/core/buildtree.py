@@ -20,10 +20,13 @@ Layout (all under one git-ignored root, default ``build/``, overridden by ``TINY
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import io
 import json
 import os
+import shutil
 import signal
 import tempfile
 from dataclasses import dataclass
@@ -173,6 +176,43 @@ def commit(tmp: Path, path: Path) -> None:
     fault_point(path, "before")
     os.replace(tmp, path)
     fault_point(path, "after")
+
+
+def commit_folder(tmp: Path, path: Path) -> None:
+    """Publish a finished temporary folder under ``path``, replacing a folder there atomically.
+
+    A folder cannot be renamed over a non-empty one, and moving the old one aside first leaves a
+    moment with no folder at all (a kill then loses a finished result). Linux swaps the two in
+    one step (renameat2 RENAME_EXCHANGE); the old contents then sit in ``tmp`` and are removed.
+    Elsewhere (or on a file system without the flag) the two renames are the fallback."""
+    tmp, path = Path(tmp), Path(path)
+    if not path.exists():
+        commit(tmp, path)
+        return
+    fault_point(path, "before")
+    if not _exchange(tmp, path):
+        old = temp_path(path, ".old")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        tmp = old
+    fault_point(path, "after")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
