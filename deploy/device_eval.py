@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyrnn.core.buildtree import write_text_atomic
 from tinyrnn.deploy.elf import ElfError, parameter_bytes
 from tinyrnn.deploy.firmware import (
     DEFAULT_ENV,
@@ -424,9 +425,7 @@ def run_device_step(model_dir: Path, env: str = DEFAULT_ENV, port: str | None = 
     }
     if write:
         out = model_dir / f"device-{env}.json"
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(out)
+        write_text_atomic(out, json.dumps(result, indent=2) + "\n")
         partial.unlink(missing_ok=True)  # every confirmed window is in the result now
         result["path"] = str(out)
     return result

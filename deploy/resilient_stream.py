@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,6 +30,7 @@ from typing import Protocol
 
 import numpy as np
 
+from tinyrnn.core.buildtree import write_text_atomic
 from tinyrnn.deploy.link import (
     CommandRejected,
     Device,
@@ -98,21 +97,7 @@ def save_checkpoint(path: Path | None, key: str, results: dict[int, InferResult]
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"key": key, "windows": {str(i): asdict(r)
                                                for i, r in sorted(results.items())}})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    write_text_atomic(path, text)
 
 
 def _window_lines(data: bytes, chunk: int) -> list[tuple[str, str]]:
@@ -217,6 +202,10 @@ def stream_windows(open_board: Callable[[], Board], windows: np.ndarray, runs: i
                 unsaved = 0
             if progress is not None:
                 progress(len(report.results), n)
+        if report.info is None:
+            # Every window came from the checkpoint (the previous run was stopped after its
+            # last window): the board is still identified and checked, as on every run.
+            open_session()
         save_checkpoint(checkpoint, key, report.results)
     finally:
         if board is not None:

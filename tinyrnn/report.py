@@ -20,6 +20,7 @@ from tinyrnn.core.buildtree import (
     read_json,
     report_dir,
     trained_models,
+    write_figure,
     write_text_atomic,
 )
 from tinyrnn.core.experiment import CELLS, MAIN_DATASET, MEMORY_DATASETS
@@ -273,7 +274,7 @@ def _plots(watch: dict[str, list[ModelRecord]], out: Path) -> list[str]:
     axes[0].set_title("accuracy vs parameter bytes")
     axes[1].set_title("accuracy vs MACs")
     fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_cost.png", dpi=110)
+    write_figure(out / "accuracy_vs_cost.png", fig, dpi=110)
     plt.close(fig)
     made.append("accuracy_vs_cost.png")
 
@@ -295,7 +296,7 @@ def _plots(watch: dict[str, list[ModelRecord]], out: Path) -> list[str]:
             ax.set_xlabel("predicted")
             ax.set_ylabel("true")
         fig.tight_layout()
-        fig.savefig(out / "confusion.png", dpi=110)
+        write_figure(out / "confusion.png", fig, dpi=110)
         plt.close(fig)
         made.append("confusion.png")
     return made

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.core.buildtree import BuildTree, read_json
+from tinyrnn.core.buildtree import BuildTree, read_json, write_figure
 from tinyrnn.sweep.space import preset_specs
 from tinyrnn.sweep.trial import collect_results
 from tinyrnn.verdict import Point, verdict_table, verdicts
@@ -112,7 +112,7 @@ def _frontier_plot(points: list[Point], dataset: str, out: Path) -> str | None:
     fig.suptitle(f"{dataset}: int8 accuracy vs cost (mean ± std over seeds; labels = units)")
     fig.tight_layout()
     name = f"frontier_{dataset}.png"
-    fig.savefig(out / name, dpi=110)
+    write_figure(out / name, fig, dpi=110)
     plt.close(fig)
     return name
 
@@ -169,7 +169,7 @@ def _curves_plot(results: list[dict], root: Path, out: Path) -> str | None:
         ax.set_ylabel("validation accuracy (%)")
         ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    fig.savefig(out / "learning_curves.png", dpi=110)
+    write_figure(out / "learning_curves.png", fig, dpi=110)
     plt.close(fig)
     return "learning_curves.png"
 
@@ -224,7 +224,7 @@ def _memory_plot(points: list[Point], out: Path) -> str | None:
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "long_memory.png", dpi=110)
+    write_figure(out / "long_memory.png", fig, dpi=110)
     plt.close(fig)
     return "long_memory.png"
 

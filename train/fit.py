@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -9,7 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.core.buildtree import DEFAULT_ROOT, model_dir, read_json, write_json
+from tinyrnn.core.buildtree import (
+    DEFAULT_ROOT,
+    commit,
+    model_dir,
+    read_json,
+    temp_path,
+    write_bytes_atomic,
+    write_json,
+)
 from tinyrnn.train.convergence import convergence, epoch_timer
 from tinyrnn.train.dataset import Dataset, stratified_split
 from tinyrnn.train.init import apply_init, check_init
@@ -135,13 +144,16 @@ def train(
     # split, saved with the model so conversion never needs the raw data set again.
     rng = np.random.default_rng(config.seed)
     calib = rng.choice(fit_idx, size=min(CALIBRATION_WINDOWS, len(fit_idx)), replace=False)
-    with open(out / "calibration.tmp.npy", "wb") as f:
-        np.save(f, x_train[np.sort(calib)])
-    os.replace(out / "calibration.tmp.npy", out / "calibration.npy")
+    buf = io.BytesIO()
+    np.save(buf, x_train[np.sort(calib)])
+    write_bytes_atomic(out / "calibration.npy", buf.getvalue())
 
-    tmp = out / "model.tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, out / "model.keras")
+    tmp = temp_path(out / "model.keras", ".keras")  # Keras insists on the extension
+    try:
+        model.save(tmp)
+        commit(tmp, out / "model.keras")
+    finally:
+        tmp.unlink(missing_ok=True)
     write_json(out / "normalization.json", norm.to_json())
     write_json(
         out / "config.json",

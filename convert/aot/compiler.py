@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from tinyrnn.core.buildtree import commit_folder
 
 from .emit import emit
 from .emit_rnn import emit_recurrent, is_recurrent_plan
@@ -74,26 +75,17 @@ def _check_meta(plan: ModelPlan, normalization: dict | None, class_names: Sequen
 
 
 def _write_atomically(out_dir: Path, files: dict[str, str]) -> None:
+    """The generated files appear together or not at all, and a previous folder stays whole
+    until the new one replaces it (core/buildtree.py commit_folder)."""
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    old = None
     try:
         for fname, text in sorted(files.items()):
             (tmp / fname).write_text(text, encoding="utf-8")
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            if old.exists():
-                shutil.rmtree(old)
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-    except BaseException:
+        commit_folder(tmp, out_dir)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists() and not out_dir.exists():
-            old.rename(out_dir)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def sanitize_name(name: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.core.buildtree import commit, temp_path, write_text_atomic
 from tinyrnn.core.resources import runtime_src_dir
 
 from .errors import AotError
@@ -81,9 +82,9 @@ def build_shared(model_dir: Path, build_dir: Path, *, opt: str = "-O3",
     lib = Path(build_dir) / f"libtinyrnn_{_key(srcs, flags)}.so"
     if not lib.exists():
         lib.parent.mkdir(parents=True, exist_ok=True)
-        tmp = lib.with_suffix(".so.tmp")
+        tmp = temp_path(lib)  # a killed gcc leaves a hidden temporary, never a half library
         _gcc([*flags, f"-I{RUNTIME_SRC}", f"-I{model_dir}", *map(str, srcs), "-o", str(tmp)])
-        tmp.replace(lib)
+        commit(tmp, lib)
     return lib
 
 
@@ -94,14 +95,14 @@ def build_executable(model_dir: Path, build_dir: Path, *, opt: str = "-O1",
     build_dir.mkdir(parents=True, exist_ok=True)
     main = build_dir / "tinyrnn_host_main.c"
     if not main.exists() or main.read_text() != _MAIN:
-        main.write_text(_MAIN)
+        write_text_atomic(main, _MAIN)
     srcs = _sources(model_dir, [main])
     flags = [*WARNINGS, opt, "-g", *cflags]
     exe = build_dir / f"tinyrnn_host_{_key(srcs, flags)}"
     if not exe.exists():
-        tmp = exe.with_name(exe.name + ".tmp")
+        tmp = temp_path(exe)
         _gcc([*flags, f"-I{RUNTIME_SRC}", f"-I{model_dir}", *map(str, srcs), "-o", str(tmp)])
-        tmp.replace(exe)
+        commit(tmp, exe)
     return exe
 
 

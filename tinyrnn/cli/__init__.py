@@ -1,8 +1,9 @@
 """``tinyrnn``: one entry point, a subcommand per step, and ``all`` for the whole main job.
 
 Exit codes: 0 done, 1 the step failed (one line ``tinyrnn: error: ...``), 2 usage error
-(argparse). Each command module registers its subcommands; nothing here imports TensorFlow, so
-``tinyrnn report`` and ``--help`` stay fast.
+(argparse), 130 interrupted (Ctrl-C: one line ``tinyrnn: interrupted: ...``). Each command
+module registers its subcommands; nothing here imports TensorFlow, so ``tinyrnn report`` and
+``--help`` stay fast.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # The errors a step raises for a problem the user can fix (the message names it); anything else
 # is a bug and keeps its traceback.
+# 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+INTERRUPTED = 130
 FAILURES = (FileNotFoundError, ValueError, RuntimeError, OSError, AotError)
 
 
@@ -59,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     except FAILURES as e:
         print(f"tinyrnn: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C is not a bug: no traceback. Every artifact is written by rename
+        # (core/buildtree.py), so what was finished is whole and a rerun finishes the rest.
+        print(f"tinyrnn: interrupted: `tinyrnn {args.command}` stopped before it finished; "
+              "finished artifacts are kept, rerun the command to complete it", file=sys.stderr)
+        return INTERRUPTED
     return code if isinstance(code, int) else 0
 
 

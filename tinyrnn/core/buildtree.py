@@ -25,8 +25,14 @@ Layout (all under one git-ignored root, default ``build/``, overridden by ``TINY
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
+import io
 import json
 import os
+import shutil
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +213,70 @@ def _umask() -> int:
     return mask
 
 
+def temp_path(path: Path, suffix: str = "") -> Path:
+    """The one naming rule for a file being written: hidden, beside its target, never read.
+
+    ``.<name>.<pid>.tmp<suffix>``: readers open artifacts by their own names only, so a
+    temporary left behind by a killed process is never trusted (``suffix`` for writers such as
+    Keras that insist on an extension)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
+
+
+def is_temporary(path: Path) -> bool:
+    """True for a leftover of an interrupted write (``temp_path``, ``write_bytes_atomic``, a
+    compiled folder's temporary or replaced copy) or a file inside one."""
+    return any(part.startswith(".") and (".tmp" in part or ".old-" in part)
+               for part in Path(path).parts)
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """Publish a finished temporary (a file or a folder) under its artifact name, atomically.
+
+    Every write into the build tree ends here or in ``write_bytes_atomic``, so the fault hook
+    (``TINYRNN_FAULT_WRITE``) sees each of them."""
+    fault_point(path, "before")
+    os.replace(tmp, path)
+    fault_point(path, "after")
+
+
+def commit_folder(tmp: Path, path: Path) -> None:
+    """Publish a finished temporary folder under ``path``, replacing a folder there atomically.
+
+    A folder cannot be renamed over a non-empty one, and moving the old one aside first leaves a
+    moment with no folder at all (a kill then loses a finished result). Linux swaps the two in
+    one step (renameat2 RENAME_EXCHANGE); the old contents then sit in ``tmp`` and are removed.
+    Elsewhere (or on a file system without the flag) the two renames are the fallback."""
+    tmp, path = Path(tmp), Path(path)
+    if not path.exists():
+        commit(tmp, path)
+        return
+    fault_point(path, "before")
+    if not _exchange(tmp, path):
+        old = temp_path(path, ".old")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        tmp = old
+    fault_point(path, "after")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path`` and rename: readers see old or new, never half.
 
@@ -218,11 +288,53 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if FAULT_ENV in os.environ or FAULT_LOG_ENV in os.environ:  # half on disk at the fault
+                f.write(data[: len(data) // 2])
+                f.flush()
+                fault_point(path, "before")
+                f.write(data[len(data) // 2:])
+            else:
+                f.write(data)
         os.replace(tmp, path)
+        fault_point(path, "after")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# --- fault injection: interrupt a step at its n-th write (host_tests/test_interrupted_steps.py)
+
+FAULT_ENV = "TINYRNN_FAULT_WRITE"  # "<n>:<kill|int>[:<before|after>]"
+FAULT_LOG_ENV = "TINYRNN_FAULT_LOG"  # file listing every write, shared by child processes
+_FAULT_SIGNALS = {"kill": signal.SIGKILL, "int": signal.SIGINT}
+
+
+def fault_point(path: Path, stage: str) -> None:
+    """Count build-tree writes and signal the process group at the chosen one.
+
+    "before": the temporary holds half its bytes (or all, for ``commit``) and the artifact is
+    not replaced yet; "after": it is. Writes are numbered at "before" in a log file so child
+    processes (conversions) share one count. The whole process group is signalled, as a
+    terminal's Ctrl-C or a killed job would: start the command in its own session. Costs
+    nothing unless one of the two variables is set."""
+    log = os.environ.get(FAULT_LOG_ENV)
+    spec = os.environ.get(FAULT_ENV)
+    if not log and not spec:
+        return
+    if log is None:
+        raise RuntimeError(f"{FAULT_ENV} needs {FAULT_LOG_ENV} (the shared write count)")
+    with open(log, "a+", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        if stage == "before":
+            f.write(f"{path}\n")
+            f.flush()
+        f.seek(0)
+        count = sum(1 for _ in f)
+    if not spec:
+        return
+    n, how, *where = spec.split(":")
+    if count == int(n) and stage == (where[0] if where else "before"):
+        os.killpg(os.getpgrp(), _FAULT_SIGNALS[how])
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -231,6 +343,13 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json(path: Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_figure(path: Path, fig: Any, **savefig: Any) -> None:
+    """A matplotlib figure as an atomic write (savefig straight to the path leaves half a PNG)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip("."), **savefig)
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def read_json(path: Path) -> Any:
