@@ -117,26 +117,18 @@ def _graph(m: QuantizedModel) -> tuple[_Graph, int, int]:
     return g, first, out
 
 
-def _vec_i32(b: flatbuffers.Builder, start, values: list[int]) -> int:
+def vec_i32(b: flatbuffers.Builder, start, values: list[int]) -> int:
     start(b, len(values))
     for v in reversed(values):
         b.PrependInt32(v)
     return b.EndVector()
 
 
-def to_tflite(m: QuantizedModel, description: str = "tinyrnn int8 GRU/RNN (custom ops)"
-              ) -> bytes:
-    """Serialize; every table is built in a fixed order so the output is byte-deterministic."""
-    # The package re-exports each table's class under the module's name: import the modules.
-    TB, FCO, TM, TO, TOC, TQ, SMO, TS, TT = (importlib.import_module(f"tflite.{m}") for m in (
-        "Buffer", "FullyConnectedOptions", "Model", "Operator", "OperatorCode",
-        "QuantizationParameters", "SoftmaxOptions", "SubGraph", "Tensor"))
-
-    g, x_in, y_out = _graph(m)
-    b = flatbuffers.Builder(1024)
-    # Buffers (data 16-byte aligned for TFLM's int32 and SIMD loads).
-    buf_offs = []
-    for data in g.buffers:
+def write_buffers(b: flatbuffers.Builder, buffers: list[bytes]) -> list[int]:
+    """The model's Buffer tables; data 16-byte aligned for TFLM's int32 and SIMD loads."""
+    TB = importlib.import_module("tflite.Buffer")
+    offs = []
+    for data in buffers:
         dvec = None
         if data:
             b.StartVector(1, len(data), 16)
@@ -146,12 +138,19 @@ def to_tflite(m: QuantizedModel, description: str = "tinyrnn int8 GRU/RNN (custo
         TB.BufferStart(b)
         if dvec is not None:
             TB.BufferAddData(b, dvec)
-        buf_offs.append(TB.BufferEnd(b))
-    # Tensors.
-    t_offs = []
-    for t in g.tensors:
+        offs.append(TB.BufferEnd(b))
+    return offs
+
+
+def write_tensors(b: flatbuffers.Builder, tensors: list[dict]) -> list[int]:
+    """Tensor tables from dicts with name, shape, type, buffer, q = (scales, zero points, axis)
+    or None, and optionally variable (TFLM's persistent state tensors)."""
+    TQ = importlib.import_module("tflite.QuantizationParameters")
+    TT = importlib.import_module("tflite.Tensor")
+    offs = []
+    for t in tensors:
         name = b.CreateString(t["name"])
-        shape = _vec_i32(b, TT.TensorStartShapeVector, list(t["shape"]))
+        shape = vec_i32(b, TT.TensorStartShapeVector, list(t["shape"]))
         qoff = None
         if t["q"] is not None:
             scales, zps, axis = t["q"]
@@ -175,13 +174,30 @@ def to_tflite(m: QuantizedModel, description: str = "tinyrnn int8 GRU/RNN (custo
         TT.TensorAddName(b, name)
         if qoff is not None:
             TT.TensorAddQuantization(b, qoff)
-        t_offs.append(TT.TensorEnd(b))
+        if t.get("variable"):
+            TT.TensorAddIsVariable(b, True)
+        offs.append(TT.TensorEnd(b))
+    return offs
+
+
+def to_tflite(m: QuantizedModel, description: str = "tinyrnn int8 GRU/RNN (custom ops)"
+              ) -> bytes:
+    """Serialize; every table is built in a fixed order so the output is byte-deterministic."""
+    # The package re-exports each table's class under the module's name: import the modules.
+    FCO, TM, TO, TOC, SMO, TS = (importlib.import_module(f"tflite.{m}") for m in (
+        "FullyConnectedOptions", "Model", "Operator", "OperatorCode", "SoftmaxOptions",
+        "SubGraph"))
+
+    g, x_in, y_out = _graph(m)
+    b = flatbuffers.Builder(1024)
+    buf_offs = write_buffers(b, g.buffers)
+    t_offs = write_tensors(b, g.tensors)
     # Operators.
     op_offs = []
     for idx, ins, outs, options in g.ops:
         code, _custom = g.opcodes[idx]
-        ivec = _vec_i32(b, TO.OperatorStartInputsVector, ins)
-        ovec = _vec_i32(b, TO.OperatorStartOutputsVector, outs)
+        ivec = vec_i32(b, TO.OperatorStartInputsVector, ins)
+        ovec = vec_i32(b, TO.OperatorStartOutputsVector, outs)
         cvec = b.CreateByteVector(options) if options is not None else None
         opt = None
         if code == _FULLY_CONNECTED:
@@ -212,8 +228,8 @@ def to_tflite(m: QuantizedModel, description: str = "tinyrnn int8 GRU/RNN (custo
     for o in reversed(op_offs):
         b.PrependUOffsetTRelative(o)
     opvec = b.EndVector()
-    ivec = _vec_i32(b, TS.SubGraphStartInputsVector, [x_in])
-    ovec = _vec_i32(b, TS.SubGraphStartOutputsVector, [y_out])
+    ivec = vec_i32(b, TS.SubGraphStartInputsVector, [x_in])
+    ovec = vec_i32(b, TS.SubGraphStartOutputsVector, [y_out])
     sname = b.CreateString("main")
     TS.SubGraphStart(b)
     TS.SubGraphAddTensors(b, tvec)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import flatbuffers
 import numpy as np
 
+from tinyrnn.convert.rnn_tflite import vec_i32, write_buffers, write_tensors
+
 _INT8, _INT16, _INT32, _FLOAT32 = 9, 7, 2, 0  # tflite.TensorType
 _LSTM, _STRIDED_SLICE, _FC, _SOFTMAX = 44, 45, 9, 25  # tflite.BuiltinOperator
 _OPT = {_LSTM: 71, _STRIDED_SLICE: 32, _FC: 8, _SOFTMAX: 9}  # tflite.BuiltinOptions
@@ -154,13 +156,6 @@ def _graph(m: LstmModelQ) -> tuple[_Writer, int, int]:
     return g, first, x
 
 
-def _ivec(b: flatbuffers.Builder, start, values: list[int]) -> int:
-    start(b, len(values))
-    for v in reversed(values):
-        b.PrependInt32(v)
-    return b.EndVector()
-
-
 def _tables(b: flatbuffers.Builder, offsets: list[int], start) -> int:
     start(b, len(offsets))
     for o in reversed(offsets):
@@ -170,60 +165,20 @@ def _tables(b: flatbuffers.Builder, offsets: list[int], start) -> int:
 
 def to_tflite(m: LstmModelQ) -> bytes:
     """Serialize; tables are built in a fixed order, so the same model gives the same bytes."""
-    (TB, TM, TO, TOC, TQ, TS, TT, LO, SSO, FCO, SMO) = (
+    (TM, TO, TOC, TS, LO, SSO, FCO, SMO) = (
         importlib.import_module(f"tflite.{name}") for name in (
-            "Buffer", "Model", "Operator", "OperatorCode", "QuantizationParameters", "SubGraph",
-            "Tensor", "UnidirectionalSequenceLSTMOptions", "StridedSliceOptions",
+            "Model", "Operator", "OperatorCode", "SubGraph",
+            "UnidirectionalSequenceLSTMOptions", "StridedSliceOptions",
             "FullyConnectedOptions", "SoftmaxOptions"))
     g, x_in, y_out = _graph(m)
     b = flatbuffers.Builder(4096)
-    bufs = []
-    for data in g.buffers:
-        dvec = None
-        if data:
-            b.StartVector(1, len(data), 16)  # 16-byte aligned, as TFLM's kernels load them
-            b.head -= len(data)
-            b.Bytes[b.head:b.head + len(data)] = data
-            dvec = b.EndVector()
-        TB.BufferStart(b)
-        if dvec is not None:
-            TB.BufferAddData(b, dvec)
-        bufs.append(TB.BufferEnd(b))
-    tens = []
-    for t in g.tensors:
-        name = b.CreateString(t["name"])
-        shape = _ivec(b, TT.TensorStartShapeVector, list(t["shape"]))
-        qoff = None
-        if t["q"] is not None:
-            scales, zps, axis = t["q"]
-            TQ.QuantizationParametersStartScaleVector(b, len(scales))
-            for s in reversed(scales):
-                b.PrependFloat32(s)
-            svec = b.EndVector()
-            TQ.QuantizationParametersStartZeroPointVector(b, len(zps))
-            for z in reversed(zps):
-                b.PrependInt64(z)
-            zvec = b.EndVector()
-            TQ.QuantizationParametersStart(b)
-            TQ.QuantizationParametersAddScale(b, svec)
-            TQ.QuantizationParametersAddZeroPoint(b, zvec)
-            TQ.QuantizationParametersAddQuantizedDimension(b, axis)
-            qoff = TQ.QuantizationParametersEnd(b)
-        TT.TensorStart(b)
-        TT.TensorAddShape(b, shape)
-        TT.TensorAddType(b, t["type"])
-        TT.TensorAddBuffer(b, t["buffer"])
-        TT.TensorAddName(b, name)
-        if qoff is not None:
-            TT.TensorAddQuantization(b, qoff)
-        if t["variable"]:
-            TT.TensorAddIsVariable(b, True)
-        tens.append(TT.TensorEnd(b))
+    bufs = write_buffers(b, g.buffers)
+    tens = write_tensors(b, g.tensors)
     ops = []
     for idx, code, ins, outs, options, inter in g.ops:
-        ivec = _ivec(b, TO.OperatorStartInputsVector, ins)
-        ovec = _ivec(b, TO.OperatorStartOutputsVector, outs)
-        mvec = _ivec(b, TO.OperatorStartIntermediatesVector, inter) if inter else None
+        ivec = vec_i32(b, TO.OperatorStartInputsVector, ins)
+        ovec = vec_i32(b, TO.OperatorStartOutputsVector, outs)
+        mvec = vec_i32(b, TO.OperatorStartIntermediatesVector, inter) if inter else None
         if code == _LSTM:
             LO.UnidirectionalSequenceLSTMOptionsStart(b)
             LO.UnidirectionalSequenceLSTMOptionsAddFusedActivationFunction(b, _TANH)
@@ -257,8 +212,8 @@ def to_tflite(m: LstmModelQ) -> bytes:
         ops.append(TO.OperatorEnd(b))
     tvec = _tables(b, tens, TS.SubGraphStartTensorsVector)
     opvec = _tables(b, ops, TS.SubGraphStartOperatorsVector)
-    ivec = _ivec(b, TS.SubGraphStartInputsVector, [x_in])
-    ovec = _ivec(b, TS.SubGraphStartOutputsVector, [y_out])
+    ivec = vec_i32(b, TS.SubGraphStartInputsVector, [x_in])
+    ovec = vec_i32(b, TS.SubGraphStartOutputsVector, [y_out])
     sname = b.CreateString("main")
     TS.SubGraphStart(b)
     TS.SubGraphAddTensors(b, tvec)
