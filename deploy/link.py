@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import serial
+from serial.urlhandler import protocol_socket
 
 DEFAULT_TIMEOUT = 10.0
 BOOT_TIMEOUT = 15.0
@@ -338,9 +339,14 @@ class Device:
     def wait_ready(self, timeout: float = BOOT_TIMEOUT) -> str:
         """The boot banner of a board that was just started (QEMU prints it on connect)."""
         line = self._readline(timeout)
-        if not line.startswith(b"ready "):
+        if line.startswith(b"ready "):
+            return line.decode("ascii", "replace")
+        if b" proto=" not in line:
             raise ProtocolError(f"expected the boot banner `ready ...`, got {line[:80]!r}")
-        return line.decode("ascii", "replace")
+        # The tail of a banner whose first bytes were lost: the board booted; make sure it
+        # answers before trusting the link.
+        self.sync()
+        return "ready " + line[line.index(b"proto="):].decode("ascii", "replace")
 
     def identify(self) -> DeviceInfo:
         info = self._retry_once("id", lambda: DeviceInfo.from_reply(self.command("id", "id")))
@@ -458,6 +464,25 @@ def open_serial(port: str, baudrate: int = 115200, timeout: float = DEFAULT_TIME
 # ---- QEMU ---------------------------------------------------------------------------------
 
 
+class _KeepInputSocket(protocol_socket.Serial):
+    """pyserial's ``socket://`` flushes its input right after connecting. QEMU (``wait=on``)
+    starts the guest the moment we connect, so on a loaded machine that flush ate the first bytes
+    of the boot banner (``b'eady proto=1 ...'`` in CI). Nothing can be stale on a fresh
+    connection, so the open-time flush is skipped; later flushes work as before."""
+
+    def open(self) -> None:
+        self._opening = True
+        try:
+            super().open()
+        finally:
+            self._opening = False
+
+    def reset_input_buffer(self) -> None:
+        if getattr(self, "_opening", False):
+            return
+        super().reset_input_buffer()
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -522,7 +547,7 @@ class QemuBoard:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
                 raise DeviceError(f"QEMU exited with {self.proc.returncode}: {err.strip()[:300]}")
             try:
-                ser = serial.serial_for_url(f"socket://127.0.0.1:{self.port}", timeout=0.25)
+                ser = _KeepInputSocket(f"socket://127.0.0.1:{self.port}", timeout=0.25)
             except serial.SerialException:
                 time.sleep(0.05)
                 continue

@@ -25,6 +25,7 @@ from tinyrnn.deploy.link import (
     Device,
     DeviceGone,
     LineTransport,
+    ProtocolError,
     QemuBoard,
     open_serial,
 )
@@ -234,6 +235,28 @@ def test_client_retries_once_on_a_garbled_reply(dev: Device) -> None:
     w = _windows(1, seed=11)[-1]
     assert noisy.classify(w).output == fixture_mirror(w)
     assert noisy.transport.garbled  # type: ignore[attr-defined]
+
+
+class _ClippedBanner(LineTransport):
+    """Hands out the tail of a boot banner first, as when the link lost its first bytes."""
+
+    def __init__(self, inner: LineTransport, first: bytes) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.first: bytes | None = first
+
+    def readline(self, timeout: float) -> bytes:
+        if self.first is not None:
+            line, self.first = self.first, None
+            return line
+        return super().readline(timeout)
+
+
+def test_clipped_banner_resyncs_and_garbage_is_refused(dev: Device) -> None:
+    clipped = Device(_ClippedBanner(dev.transport, b"eady proto=1 model=m board=b init=0"))
+    assert clipped.wait_ready() == "ready proto=1 model=m board=b init=0"
+    noise = Device(_ClippedBanner(dev.transport, b"\xfe\xfe"))
+    with pytest.raises(ProtocolError, match="boot banner"):
+        noise.wait_ready()
 
 
 def test_all_qemu_boards_answer_and_agree(request: pytest.FixtureRequest) -> None:
