@@ -164,18 +164,22 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
     from tinyrnn.report import write_report
 
     start = time.monotonic()
+
+    def phase(title: str) -> None:  # elapsed time first: the log shows where a run's time went
+        print(f"== [{(time.monotonic() - start) / 60:5.1f} min] {title}", flush=True)
+
     cells = list(cells)
     main_job = dataset == MAIN_DATASET
-    print(f"== 1/5 train {', '.join(cells)} on {dataset}, seeds {list(seeds)}", flush=True)
+    phase(f"1/5 train {', '.join(cells)} on {dataset}, seeds {list(seeds)}")
     watch = train_step(dataset, cells, list(seeds), units, layers, epochs, root, force)
-    print(f"== 2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)", flush=True)
+    phase(f"2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)")
     for i, model_dir in enumerate(watch, start=1):
         print(f"[deploy] model {i}/{len(watch)}: {model_dir.name}", flush=True)
         seed = ModelFolder(model_dir).config()["train"]["seed"]
         deploy_steps(model_dir, force, probe_crashes=seed == seeds[0])
     first_seed = [d for d in watch if ModelFolder(d).config()["train"]["seed"] == seeds[0]]
-    print(f"== 3/5 emulated Cortex-M4: {len(first_seed)} models, {DEVICE_WINDOWS} test windows "
-          "each", flush=True)
+    phase(f"3/5 emulated Cortex-M4: {len(first_seed)} models, {DEVICE_WINDOWS} test windows "
+          "each")
     device_failures = []
     for model_dir in first_seed:
         try:
@@ -185,8 +189,8 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
             device_failures.append(model_dir.name)
     lstm0 = [d for d in first_seed if ModelFolder(d).cell() == "lstm"]
     for model_dir in lstm0:
-        print(f"== tinyrnn vs TFLM on {model_dir.name}: RAM, code size, host speed, "
-              "instructions", flush=True)
+        phase(f"tinyrnn vs TFLM on {model_dir.name}: RAM, code size, host speed, "
+              "instructions")
         try:
             bench_step(model_dir, root)
         except (RuntimeError, OSError) as e:
@@ -194,33 +198,33 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
             device_failures.append(f"bench {model_dir.name}")
     memory = []
     if main_job:
-        print(f"== tinyrnn vs TFLM (reference and CMSIS-NN kernels) on the Arm FPGA boards: "
-              f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each", flush=True)
+        phase(f"tinyrnn vs TFLM (reference and CMSIS-NN kernels) on the Arm FPGA boards: "
+              f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each")
         try:
             compare_step(first_seed, root)
         except RuntimeError as e:
             print(f"[compare] FAILED: {e}", flush=True)
             device_failures.append("compare")
-        print("== every emulated board: size and instruction budgets (untrained "
-              "smartwatch-shaped models)", flush=True)
+        phase("every emulated board: size and instruction budgets (untrained "
+              "smartwatch-shaped models)")
         try:
             budget_step(root)
         except RuntimeError as e:
             print(f"[budget] FAILED: {e}", flush=True)
             device_failures.append("budget")
         for memory_set in MEMORY_DATASETS:
-            print(f"== 4/5 long-memory task {memory_set}: float accuracy per cell", flush=True)
+            phase(f"4/5 long-memory task {memory_set}: float accuracy per cell")
             memory += train_step(memory_set, cells, list(seeds), units, 1, epochs, root, force,
                                  learning_rate=RECALL_LEARNING_RATE, max_steps=RECALL_MAX_STEPS,
                                  patience_steps=RECALL_MAX_STEPS)
-        print("== reduced cost-accuracy frontier (`tinyrnn sweep --preset frontier` for the full "
-              "one)", flush=True)
+        phase("reduced cost-accuracy frontier (`tinyrnn sweep --preset frontier` for the full "
+              "one)")
         try:
             sweep_step(root)
         except (RuntimeError, ValueError, OSError) as e:  # the report still shows what finished
             print(f"[sweep] FAILED: {e}", flush=True)
             device_failures.append("sweep")
-    print(f"== 5/5 report ({len(watch) + len(memory)} models)", flush=True)
+    phase(f"5/5 report ({len(watch) + len(memory)} models)")
     path = write_report(root)
     print(f"done in {time.monotonic() - start:.0f} s: {path}")
     if device_failures:
