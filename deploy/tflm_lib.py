@@ -30,6 +30,7 @@ only the objects a model's resolver reaches end up in flash.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -38,7 +39,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -442,6 +445,24 @@ def _object_set(tree: Path, srcs: list[str], flags: list[str], out: Path, label:
     return objs, key, True
 
 
+@contextmanager
+def _one_builder(root: Path, cpu: str, progress: bool) -> Iterator[None]:
+    """One process at a time builds a core's objects (sweep workers, a test session's prebuild
+    and its tests share the tree); a second one waits, then finds the work done."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{cpu}.lock", "a+b") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress:
+                print(f"[tflm-lib] {cpu}: another process is building it, waiting", flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def ensure_library(board: str, variant: str, jobs: int = 2, progress: bool = True) -> Library:
     """The cached archive for the board's core and the variant; compiled when a key changed.
 
@@ -453,9 +474,15 @@ def ensure_library(board: str, variant: str, jobs: int = 2, progress: bool = Tru
         raise TflmUnavailable(reason)
     tree = find_tree()
     core = Core.of_board(board)
+    root = build_root() / "tflm-lib"
+    with _one_builder(root, core.cpu, progress):
+        return _ensure_library(tree, core, variant, root, jobs, progress)
+
+
+def _ensure_library(tree: Path, core: Core, variant: str, root: Path, jobs: int,
+                    progress: bool) -> Library:
     srcs = sources(tree, variant)
     start = time.monotonic()
-    root = build_root() / "tflm-lib"
     fw_objs, fw_key, fw_built = _object_set(
         tree, list(FRAMEWORK), _compile_flags(tree, core, "ref"), root / f"{core.cpu}-framework",
         f"{core.cpu} framework", jobs, progress)

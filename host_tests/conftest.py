@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tinyrnn.core.buildtree import BUILD_ENV, build_root
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -15,6 +20,52 @@ _plugin = Path(__file__).with_name("device_plugin.py")
 pytest_plugins = ["device_plugin"] if _plugin.is_file() else []
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+_prebuild: subprocess.Popen | None = None
+# The tests that link TFLM, all on the emulated Cortex-M4 (so does `tinyrnn budget` after them).
+_TFLM_TESTS = ("test_tflm_device.py",)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Compile the Cortex-M4 TFLM libraries in the background, at low priority, while the
+    host-only tests run (most use one core): about two minutes of compiling that the TFLM tests
+    would otherwise wait for. The builder's per-core lock makes those tests wait for it rather
+    than compile the same objects twice; if it fails they compile (and report) it themselves."""
+    global _prebuild
+    if not any(Path(str(item.fspath)).name in _TFLM_TESTS for item in session.items):
+        return
+    from tinyrnn.deploy.tflm_lib import unavailable_reason
+
+    if unavailable_reason() is not None:
+        return
+    log_dir = build_root()  # the child inherits cwd and environment: the same tree
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "tflm-prebuild.log", "wb") as log:
+        _prebuild = subprocess.Popen(
+            ["nice", "-n", "10", sys.executable, "-m", "tinyrnn.deploy.tflm_lib",
+             "--board", "mps2-an386"], stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _prebuild is not None and _prebuild.poll() is None:
+        _prebuild.terminate()  # a partial run: its unfinished object set is rebuilt next time
+        _prebuild.wait(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _build_root_unchanged() -> Iterator[None]:
+    """`tinyrnn.cli.main` sets the build root for its whole process; a test calling it with
+    `--build <tmp>` would otherwise move every later test's build tree (TFLM libraries, test
+    caches) into its temporary directory, and `tinyrnn budget` after `make test` would compile
+    TFLM again."""
+    before = os.environ.get(BUILD_ENV)
+    yield
+    if before is None:
+        os.environ.pop(BUILD_ENV, None)
+    else:
+        os.environ[BUILD_ENV] = before
 
 
 @pytest.fixture(scope="session")

@@ -94,9 +94,16 @@ def _run(step: Step, root: Path, npz: Path, **env: str) -> subprocess.CompletedP
     argv = [a.format(model=root / "models" / MODEL, npz=npz) for a in step.argv]
     # Its own session: the fault hook signals the whole process group (children included), as
     # a terminal's Ctrl-C does, and must not reach pytest.
+    # SIGINT back to its default too: a shell starts background jobs (`make test &`, nohup) with
+    # SIGINT ignored, Python keeps it ignored, and no Ctrl-C would arrive.
     return subprocess.run([sys.executable, "-m", "tinyrnn", "--build", str(root), *argv],
                           env=_env(TINYRNN_BUILD=str(root), **env), capture_output=True,
-                          text=True, timeout=900, start_new_session=True)
+                          text=True, timeout=900, start_new_session=True,
+                          preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -74,3 +74,27 @@ def test_resolver_registers_each_op_once_and_flags_custom_ops():
 
 def test_arena_margin():
     assert arena_with_margin(6944) == 9712 and arena_with_margin(6944) % 16 == 0
+
+
+def test_a_second_builder_waits_for_the_first(tmp_path, capsys) -> None:
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from pathlib import Path\n"
+         "from tinyrnn.deploy.tflm_lib import _one_builder\n"
+         "with _one_builder(Path(sys.argv[1]), 'cortex-m4', False):\n"
+         "    print('held', flush=True)\n"
+         "    time.sleep(1.5)\n", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    start = time.monotonic()
+    with tflm_lib._one_builder(tmp_path, "cortex-m4", True):
+        waited = time.monotonic() - start
+    assert waited > 1.0  # it got the lock only once the holder let go after 1.5 s
+    assert "another process is building it, waiting" in capsys.readouterr().out
+    with tflm_lib._one_builder(tmp_path, "cortex-m33", True):  # other cores do not wait
+        pass
+    holder.wait(timeout=10)
