@@ -30,6 +30,7 @@ only the objects a model's resolver reaches end up in flash.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -39,9 +40,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -445,7 +445,7 @@ def _object_set(tree: Path, srcs: list[str], flags: list[str], out: Path, label:
     return objs, key, True
 
 
-@contextmanager
+@contextlib.contextmanager
 def _one_builder(root: Path, cpu: str, progress: bool) -> Iterator[None]:
     """One process at a time builds a core's objects (sweep workers, a test session's prebuild
     and its tests share the tree); a second one waits, then finds the work done."""
@@ -522,6 +522,34 @@ def _ensure_library(tree: Path, core: Core, variant: str, root: Path, jobs: int,
         print(f"[tflm-lib] {core.cpu} {variant}: {lib} ({lib.stat().st_size:,} B, {len(srcs)} "
               f"sources) in {seconds:.0f} s", flush=True)
     return Library(lib, flags_path, core.cpu, variant, key, len(srcs), True, seconds)
+
+
+def background_log() -> Path:
+    return build_root() / "tflm-lib" / "background.log"
+
+
+def start_background_build(boards: Sequence[str]) -> subprocess.Popen | None:
+    """Compile the boards' libraries (both variants) in a low-priority child process, or return
+    None when TFLM is unavailable. Training and single-threaded device work leave a core idle
+    much of the time; whoever needs a library later waits on its core's lock, not on the child.
+    The child inherits the environment, so it builds into the same tree."""
+    if unavailable_reason() is not None:
+        return None
+    log = background_log()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    args = [a for b in boards for a in ("--board", b)]
+    with open(log, "wb") as out:
+        return subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "tinyrnn.deploy.tflm_lib",
+                                 *args], stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+
+
+def stop_background_build(proc: subprocess.Popen | None) -> None:
+    """End a background build still running (an unfinished object set is rebuilt next time)."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinyrnn.core.buildtree import BUILD_ENV, build_root
+from tinyrnn.core.buildtree import BUILD_ENV
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -28,30 +27,21 @@ _TFLM_TESTS = ("test_tflm_device.py",)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Compile the Cortex-M4 TFLM libraries in the background, at low priority, while the
-    host-only tests run (most use one core): about two minutes of compiling that the TFLM tests
-    would otherwise wait for. The builder's per-core lock makes those tests wait for it rather
-    than compile the same objects twice; if it fails they compile (and report) it themselves."""
+    """Compile the Cortex-M4 TFLM libraries in the background while the host-only tests run
+    (most use one core): about two minutes that the TFLM tests would otherwise wait for. If it
+    fails, those tests compile (and report) it themselves."""
     global _prebuild
-    if not any(Path(str(item.fspath)).name in _TFLM_TESTS for item in session.items):
-        return
-    from tinyrnn.deploy.tflm_lib import unavailable_reason
+    if any(Path(str(item.fspath)).name in _TFLM_TESTS for item in session.items):
+        from tinyrnn.deploy.tflm_lib import start_background_build
 
-    if unavailable_reason() is not None:
-        return
-    log_dir = build_root()  # the child inherits cwd and environment: the same tree
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "tflm-prebuild.log", "wb") as log:
-        _prebuild = subprocess.Popen(
-            ["nice", "-n", "10", sys.executable, "-m", "tinyrnn.deploy.tflm_lib",
-             "--board", "mps2-an386"], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
+        _prebuild = start_background_build(["mps2-an386"])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if _prebuild is not None and _prebuild.poll() is None:
-        _prebuild.terminate()  # a partial run: its unfinished object set is rebuilt next time
-        _prebuild.wait(timeout=30)
+    if _prebuild is not None:
+        from tinyrnn.deploy.tflm_lib import stop_background_build
+
+        stop_background_build(_prebuild)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -120,16 +121,21 @@ def bench_step(model_dir: Path, root: Path) -> dict:
     return result
 
 
-def compare_step(model_dirs: list[Path], root: Path) -> list[dict]:
-    """Every backend on every emulated board -> report/device_compare.json."""
+def compare_envs() -> tuple[str, ...]:
+    """The boards of the TFLM comparison. The real-chip ports (microbit's 16 KB, the M55) are
+    outside it: it runs on the boards TFLM's tree was verified for, and each core costs minutes
+    of TFLM compilation."""
     from tinyrnn.deploy.boards import board
-    from tinyrnn.deploy.device_compare import run_compare, write_compare
     from tinyrnn.deploy.firmware import QEMU_ENVS
 
-    # The real-chip ports (microbit's 16 KB, the M55) are outside the TFLM comparison: it runs on
-    # the boards TFLM's tree was verified for, and each core costs minutes of TFLM compilation.
-    envs = tuple(env for env in QEMU_ENVS if not board(env).real_chip)
-    rows = run_compare(model_dirs, envs, COMPARE_WINDOWS)
+    return tuple(env for env in QEMU_ENVS if not board(env).real_chip)
+
+
+def compare_step(model_dirs: list[Path], root: Path) -> list[dict]:
+    """Every backend on every emulated board -> report/device_compare.json."""
+    from tinyrnn.deploy.device_compare import run_compare, write_compare
+
+    rows = run_compare(model_dirs, compare_envs(), COMPARE_WINDOWS)
     print(f"[compare] {write_compare(rows, root / 'report' / 'device_compare.json')}", flush=True)
     return rows
 
@@ -161,8 +167,6 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
     """The whole job on one data set. On the main (smartwatch) data it adds the project's own
     experiments (every board's budget, the long-memory task); on a user's .npz it is that data's
     train -> int8 -> C -> device -> report."""
-    from tinyrnn.report import write_report
-
     start = time.monotonic()
 
     def phase(title: str) -> None:  # elapsed time first: the log shows where a run's time went
@@ -170,6 +174,31 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
 
     cells = list(cells)
     main_job = dataset == MAIN_DATASET
+    tflm_build = None
+    if main_job:  # the comparison's TFLM libraries compile beside training, at low priority
+        from tinyrnn.deploy.tflm_lib import (
+            background_log,
+            start_background_build,
+            stop_background_build,
+        )
+
+        tflm_build = start_background_build(compare_envs())
+        if tflm_build is not None:
+            print(f"[tflm-lib] compiling TFLM for {len(compare_envs())} boards in the background "
+                  f"(log: {background_log()})", flush=True)
+    try:
+        _run_all(root, seeds, epochs, units, force, dataset, cells, layers, main_job, phase)
+    finally:
+        if tflm_build is not None:
+            stop_background_build(tflm_build)
+    print(f"done in {time.monotonic() - start:.0f} s: {root / 'report' / 'report.md'}")
+
+
+def _run_all(root: Path, seeds: tuple[int, ...], epochs: int | None, units: int, force: bool,
+             dataset: str, cells: list[str], layers: int, main_job: bool,
+             phase: Callable[[str], None]) -> None:
+    from tinyrnn.report import write_report
+
     phase(f"1/5 train {', '.join(cells)} on {dataset}, seeds {list(seeds)}")
     watch = train_step(dataset, cells, list(seeds), units, layers, epochs, root, force)
     phase(f"2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)")
@@ -225,8 +254,7 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
             print(f"[sweep] FAILED: {e}", flush=True)
             device_failures.append("sweep")
     phase(f"5/5 report ({len(watch) + len(memory)} models)")
-    path = write_report(root)
-    print(f"done in {time.monotonic() - start:.0f} s: {path}")
+    write_report(root)
     if device_failures:
         raise RuntimeError(f"the device step failed for {', '.join(device_failures)} (see above);"
                            " the host results and the report are complete")
