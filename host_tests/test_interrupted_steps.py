@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,9 +244,10 @@ def _check_rerun(ref: Reference, tree: Path, run: subprocess.CompletedProcess) -
 @pytest.mark.parametrize("name", [s.name for s in STEPS if s.interrupted or ALL])
 def test_step_survives_an_interruption_at_every_write(name, references, npz, tmp_path):
     ref = references[name]
-    failures, figures = [], []
     start = time.monotonic()
-    for n, sig, stage in _faults(ref):
+
+    def one(fault: tuple[int, str, str]) -> list[str]:
+        n, sig, stage = fault
         tree = tmp_path / f"{n}-{sig}-{stage}"
         shutil.copytree(ref.before, tree, symlinks=True)
         log = tmp_path / f"{n}-{sig}-{stage}.writes"
@@ -254,9 +256,16 @@ def test_step_survives_an_interruption_at_every_write(name, references, npz, tmp
         problems = _check_interrupted(ref, tree, run, sig)
         rerun = _run(ref.step, tree, npz)
         problems += _check_rerun(ref, tree, rerun)
-        failures += [f"{where}: {p}" for p in problems]
-        figures.append((n, sig, stage, not problems))
         shutil.rmtree(tree)
+        return [f"{where}: {p}" for p in problems]
+
+    # Each case has its own copy of the tree, so two run at once: most of a case is a child
+    # importing TensorFlow or waiting on QEMU, one core each.
+    faults = _faults(ref)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(one, faults))
+    failures = [f for problems in results for f in problems]
+    figures = [(*fault, not problems) for fault, problems in zip(faults, results, strict=True)]
     seconds = time.monotonic() - start
     kills = sum(1 for f in figures if f[1] == "kill")
     print(f"\n[interrupted] {name}: {len(ref.writes)} writes; {kills} SIGKILL + "
