@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.device]
 
 CELLS = ("lstm", "gru", "rnn")
 SETTINGS = ["--cells", ",".join(CELLS), "--seeds", "0", "--units", "8", "--epochs", "3"]
+REPO = Path(__file__).resolve().parents[1]
 DESCRIPTION = "three synthetic tones, 24 steps x 2 channels, one recording id per window"
 
 
@@ -58,7 +63,22 @@ def npz(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def step_by_step(tmp_path_factory, npz) -> Path:
+def whole_job_started(tmp_path_factory, npz) -> Iterator[tuple[Path, subprocess.Popen]]:
+    """`tinyrnn all` in its own process, started before the step-by-step run so the two overlap
+    (each mostly keeps one core busy: TF conversions in children, PlatformIO, QEMU)."""
+    root = tmp_path_factory.mktemp("all")
+    env = {k: v for k, v in os.environ.items() if k != BUILD_ENV}
+    proc = subprocess.Popen([sys.executable, "-m", "tinyrnn", "--build", str(root), "all",
+                             "--dataset", str(npz), *SETTINGS], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    yield root, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def step_by_step(tmp_path_factory, npz, whole_job_started) -> Path:
     root = tmp_path_factory.mktemp("steps")
     mp = pytest.MonkeyPatch()
     mp.setenv(BUILD_ENV, str(root))  # main() sets it for its children; restored afterwards
@@ -81,14 +101,10 @@ def step_by_step(tmp_path_factory, npz) -> Path:
 
 
 @pytest.fixture(scope="module")
-def whole_job(tmp_path_factory, npz) -> Path:
-    root = tmp_path_factory.mktemp("all")
-    mp = pytest.MonkeyPatch()
-    mp.setenv(BUILD_ENV, str(root))
-    try:
-        assert _run("--build", str(root), "all", "--dataset", str(npz), *SETTINGS) == 0
-    finally:
-        mp.undo()
+def whole_job(whole_job_started) -> Path:
+    root, proc = whole_job_started
+    _, err = proc.communicate(timeout=1800)
+    assert proc.returncode == 0, f"tinyrnn all failed ({proc.returncode}):\n{err[-3000:]}"
     return root
 
 
