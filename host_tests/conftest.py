@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tinyrnn.core.buildtree import BUILD_ENV
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -42,20 +39,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from tinyrnn.deploy.tflm_lib import stop_background_build
 
         stop_background_build(_prebuild)
-
-
-@pytest.fixture(autouse=True)
-def _build_root_unchanged() -> Iterator[None]:
-    """`tinyrnn.cli.main` sets the build root for its whole process; a test calling it with
-    `--build <tmp>` would otherwise move every later test's build tree (TFLM libraries, test
-    caches) into its temporary directory, and `tinyrnn budget` after `make test` would compile
-    TFLM again."""
-    before = os.environ.get(BUILD_ENV)
-    yield
-    if before is None:
-        os.environ.pop(BUILD_ENV, None)
-    else:
-        os.environ[BUILD_ENV] = before
 
 
 @pytest.fixture(scope="session")

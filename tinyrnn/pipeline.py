@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -167,6 +166,9 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
     """The whole job on one data set. On the main (smartwatch) data it adds the project's own
     experiments (every board's budget, the long-memory task); on a user's .npz it is that data's
     train -> int8 -> C -> device -> report."""
+    from tinyrnn.deploy.tflm_lib import background_log, start_background_build, stop_background_build
+    from tinyrnn.report import write_report
+
     start = time.monotonic()
 
     def phase(title: str) -> None:  # elapsed time first: the log shows where a run's time went
@@ -174,87 +176,71 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
 
     cells = list(cells)
     main_job = dataset == MAIN_DATASET
-    tflm_build = None
-    if main_job:  # the comparison's TFLM libraries compile beside training, at low priority
-        from tinyrnn.deploy.tflm_lib import (
-            background_log,
-            start_background_build,
-            stop_background_build,
-        )
-
-        tflm_build = start_background_build(compare_envs())
-        if tflm_build is not None:
-            print(f"[tflm-lib] compiling TFLM for {len(compare_envs())} boards in the background "
-                  f"(log: {background_log()})", flush=True)
+    # The comparison's TFLM libraries compile beside training, at low priority.
+    tflm_build = start_background_build(compare_envs()) if main_job else None
+    if tflm_build is not None:
+        print(f"[tflm-lib] compiling TFLM for the comparison's boards in the background (log: "
+              f"{background_log()})", flush=True)
     try:
-        _run_all(root, seeds, epochs, units, force, dataset, cells, layers, main_job, phase)
+        phase(f"1/5 train {', '.join(cells)} on {dataset}, seeds {list(seeds)}")
+        watch = train_step(dataset, cells, list(seeds), units, layers, epochs, root, force)
+        phase(f"2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)")
+        for i, model_dir in enumerate(watch, start=1):
+            print(f"[deploy] model {i}/{len(watch)}: {model_dir.name}", flush=True)
+            seed = ModelFolder(model_dir).config()["train"]["seed"]
+            deploy_steps(model_dir, force, probe_crashes=seed == seeds[0])
+        first_seed = [d for d in watch if ModelFolder(d).config()["train"]["seed"] == seeds[0]]
+        phase(f"3/5 emulated Cortex-M4: {len(first_seed)} models, {DEVICE_WINDOWS} test windows "
+              "each")
+        device_failures = []
+        for model_dir in first_seed:
+            try:
+                device_step(model_dir, DEVICE_WINDOWS)
+            except RuntimeError as e:  # build, link or board errors: report, keep the host results
+                print(f"[device] {model_dir.name}: FAILED: {e}", flush=True)
+                device_failures.append(model_dir.name)
+        lstm0 = [d for d in first_seed if ModelFolder(d).cell() == "lstm"]
+        for model_dir in lstm0:
+            phase(f"tinyrnn vs TFLM on {model_dir.name}: RAM, code size, host speed, "
+                  "instructions")
+            try:
+                bench_step(model_dir, root)
+            except (RuntimeError, OSError) as e:
+                print(f"[bench] {model_dir.name}: FAILED: {e}", flush=True)
+                device_failures.append(f"bench {model_dir.name}")
+        memory = []
+        if main_job:
+            phase(f"tinyrnn vs TFLM (reference and CMSIS-NN kernels) on the Arm FPGA boards: "
+                  f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each")
+            try:
+                compare_step(first_seed, root)
+            except RuntimeError as e:
+                print(f"[compare] FAILED: {e}", flush=True)
+                device_failures.append("compare")
+            phase("every emulated board: size and instruction budgets (untrained "
+                  "smartwatch-shaped models)")
+            try:
+                budget_step(root)
+            except RuntimeError as e:
+                print(f"[budget] FAILED: {e}", flush=True)
+                device_failures.append("budget")
+            for memory_set in MEMORY_DATASETS:
+                phase(f"4/5 long-memory task {memory_set}: float accuracy per cell")
+                memory += train_step(memory_set, cells, list(seeds), units, 1, epochs, root, force,
+                                     learning_rate=RECALL_LEARNING_RATE, max_steps=RECALL_MAX_STEPS,
+                                     patience_steps=RECALL_MAX_STEPS)
+            phase("reduced cost-accuracy frontier (`tinyrnn sweep --preset frontier` for the full "
+                  "one)")
+            try:
+                sweep_step(root)
+            except (RuntimeError, ValueError, OSError) as e:  # the report still shows what finished
+                print(f"[sweep] FAILED: {e}", flush=True)
+                device_failures.append("sweep")
+        phase(f"5/5 report ({len(watch) + len(memory)} models)")
+        path = write_report(root)
     finally:
-        if tflm_build is not None:
-            stop_background_build(tflm_build)
-    print(f"done in {time.monotonic() - start:.0f} s: {root / 'report' / 'report.md'}")
-
-
-def _run_all(root: Path, seeds: tuple[int, ...], epochs: int | None, units: int, force: bool,
-             dataset: str, cells: list[str], layers: int, main_job: bool,
-             phase: Callable[[str], None]) -> None:
-    from tinyrnn.report import write_report
-
-    phase(f"1/5 train {', '.join(cells)} on {dataset}, seeds {list(seeds)}")
-    watch = train_step(dataset, cells, list(seeds), units, layers, epochs, root, force)
-    phase(f"2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)")
-    for i, model_dir in enumerate(watch, start=1):
-        print(f"[deploy] model {i}/{len(watch)}: {model_dir.name}", flush=True)
-        seed = ModelFolder(model_dir).config()["train"]["seed"]
-        deploy_steps(model_dir, force, probe_crashes=seed == seeds[0])
-    first_seed = [d for d in watch if ModelFolder(d).config()["train"]["seed"] == seeds[0]]
-    phase(f"3/5 emulated Cortex-M4: {len(first_seed)} models, {DEVICE_WINDOWS} test windows "
-          "each")
-    device_failures = []
-    for model_dir in first_seed:
-        try:
-            device_step(model_dir, DEVICE_WINDOWS)
-        except RuntimeError as e:  # build, link or board errors: report, keep the host results
-            print(f"[device] {model_dir.name}: FAILED: {e}", flush=True)
-            device_failures.append(model_dir.name)
-    lstm0 = [d for d in first_seed if ModelFolder(d).cell() == "lstm"]
-    for model_dir in lstm0:
-        phase(f"tinyrnn vs TFLM on {model_dir.name}: RAM, code size, host speed, "
-              "instructions")
-        try:
-            bench_step(model_dir, root)
-        except (RuntimeError, OSError) as e:
-            print(f"[bench] {model_dir.name}: FAILED: {e}", flush=True)
-            device_failures.append(f"bench {model_dir.name}")
-    memory = []
-    if main_job:
-        phase(f"tinyrnn vs TFLM (reference and CMSIS-NN kernels) on the Arm FPGA boards: "
-              f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each")
-        try:
-            compare_step(first_seed, root)
-        except RuntimeError as e:
-            print(f"[compare] FAILED: {e}", flush=True)
-            device_failures.append("compare")
-        phase("every emulated board: size and instruction budgets (untrained "
-              "smartwatch-shaped models)")
-        try:
-            budget_step(root)
-        except RuntimeError as e:
-            print(f"[budget] FAILED: {e}", flush=True)
-            device_failures.append("budget")
-        for memory_set in MEMORY_DATASETS:
-            phase(f"4/5 long-memory task {memory_set}: float accuracy per cell")
-            memory += train_step(memory_set, cells, list(seeds), units, 1, epochs, root, force,
-                                 learning_rate=RECALL_LEARNING_RATE, max_steps=RECALL_MAX_STEPS,
-                                 patience_steps=RECALL_MAX_STEPS)
-        phase("reduced cost-accuracy frontier (`tinyrnn sweep --preset frontier` for the full "
-              "one)")
-        try:
-            sweep_step(root)
-        except (RuntimeError, ValueError, OSError) as e:  # the report still shows what finished
-            print(f"[sweep] FAILED: {e}", flush=True)
-            device_failures.append("sweep")
-    phase(f"5/5 report ({len(watch) + len(memory)} models)")
-    write_report(root)
+        stop_background_build(tflm_build)
+    print(f"done in {time.monotonic() - start:.0f} s: {path}")
     if device_failures:
         raise RuntimeError(f"the device step failed for {', '.join(device_failures)} (see above);"
                            " the host results and the report are complete")

@@ -47,8 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # One build root for this process and its children (conversion jobs, PlatformIO builds).
+    # One build root for this command and its children (conversion jobs, PlatformIO builds);
+    # put back afterwards, so an in-process caller's next command and build_root() are its own.
+    previous = os.environ.get(BUILD_ENV)
     os.environ[BUILD_ENV] = str(args.build)
+    try:
+        return _run(args)
+    finally:
+        if previous is None:
+            os.environ.pop(BUILD_ENV, None)
+        else:
+            os.environ[BUILD_ENV] = previous
+
+
+def _run(args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
     from tinyrnn.core.locking import command_writes, hold_build_tree
