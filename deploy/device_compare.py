@@ -221,51 +221,48 @@ def run_compare(model_dirs: Iterable[Path], envs: Iterable[str], limit: int | No
     """Every target of every model on every board; TFLM rows are skipped (with the reason in a
     row) when TFLM cannot be built here. A failure becomes a row with its error.
 
-    ``workers`` targets run at once (a target's row is a PlatformIO build and a single-threaded
-    QEMU, so two fill two cores); one target's boards run in turn because they share its firmware
-    folder (the probed arena is per core). The rows' order does not depend on ``workers``:
-    model, then board, then target. Once ``stop`` is set no new row starts (the rows left out
-    are missing from the result)."""
+    ``workers`` rows are measured at once (a row is a PlatformIO build then one single-threaded
+    QEMU, so two fill two cores; every row has its own firmware folder). tinyrnn rows go first,
+    then the TFLM rows board by board: they need no TFLM library or the first core's, while the
+    later cores' libraries may still be compiling. The result's order does not depend on
+    ``workers``: model, then board, then target. Once ``stop`` is set no new row starts (the
+    rows left out are missing from the result)."""
     skip = unavailable_reason()
     wanted = set(backends) if backends else None
     envs = list(envs)
-    jobs = [(mi, ti, Path(m), t) for mi, m in enumerate(model_dirs)
-            for ti, t in enumerate(targets_for(Path(m)))
+    jobs = [((mi, ei, ti), Path(m), env, t) for mi, m in enumerate(model_dirs)
+            for ti, t in enumerate(targets_for(Path(m))) for ei, env in enumerate(envs)
             if wanted is None or t.backend in wanted]
-    # tinyrnn targets first: they need no TFLM library, which may still be compiling.
-    jobs.sort(key=lambda j: j[3].backend != "tinyrnn")
+    jobs.sort(key=lambda j: (j[3].backend != "tinyrnn", j[0][1], j[0][0], j[0][2]))
 
-    def one_target(job: tuple[int, int, Path, Target]) -> list[tuple[tuple[int, int, int], dict]]:
-        mi, ti, model_dir, target = job
-        rows = []
-        for ei, env in enumerate(envs):
-            if stop is not None and stop.is_set():
-                break
-            base = {"model": model_dir.name, "board": env, "backend": target.backend,
-                    "graph": target.graph, "model_file": target.graph_file}
-            if target.backend != "tinyrnn" and skip:
-                rows.append(((mi, ei, ti), base | {"status": "skipped", "detail": skip}))
-                continue
-            if progress:
-                print(f"[compare] {base['model']} on {env}: {target.backend} ({target.graph})",
-                      flush=True)
-            try:
-                row = measure(model_dir, env, target, limit)
-            except (BuildError, TflmModelError, TflmBuildError, TflmUnavailable,
-                    RuntimeError, ValueError, OSError) as exc:
-                row = base | {"status": "failed", "detail": str(exc)[-600:]}
-            rows.append(((mi, ei, ti), row))
-            if progress:
-                print(f"[compare]   {base['model']} on {env}, {target.backend}: {_summary(row)}",
-                      flush=True)
-        return rows
+    def one_row(job: tuple[tuple[int, int, int], Path, str, Target]) -> dict[str, Any] | None:
+        _, model_dir, env, target = job
+        if stop is not None and stop.is_set():
+            return None
+        base = {"model": model_dir.name, "board": env, "backend": target.backend,
+                "graph": target.graph, "model_file": target.graph_file}
+        if target.backend != "tinyrnn" and skip:
+            return base | {"status": "skipped", "detail": skip}
+        if progress:
+            print(f"[compare] {base['model']} on {env}: {target.backend} ({target.graph})",
+                  flush=True)
+        try:
+            row = measure(model_dir, env, target, limit)
+        except (BuildError, TflmModelError, TflmBuildError, TflmUnavailable,
+                RuntimeError, ValueError, OSError) as exc:
+            row = base | {"status": "failed", "detail": str(exc)[-600:]}
+        if progress:
+            print(f"[compare]   {base['model']} on {env}, {target.backend}: {_summary(row)}",
+                  flush=True)
+        return row
 
     if workers <= 1:
-        done = [one_target(j) for j in jobs]
+        done = [one_row(j) for j in jobs]
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            done = list(pool.map(one_target, jobs))
-    return [row for _, row in sorted((kr for rows in done for kr in rows), key=lambda kr: kr[0])]
+            done = list(pool.map(one_row, jobs))
+    keyed = sorted(zip((j[0] for j in jobs), done, strict=True), key=lambda kr: kr[0])
+    return [row for _, row in keyed if row is not None]
 
 
 def _summary(row: dict[str, Any]) -> str:

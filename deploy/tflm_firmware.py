@@ -7,7 +7,7 @@ Backends (``tinyrnn device eval MODEL --backend ...``):
 * ``tflm-cmsis-nn``: TFLM with the CMSIS-NN kernels (DSP/SIMD where the core has it).
 
 For a TFLM backend this module writes a firmware model folder under
-``<build>/tflm-fw/<model>/<file stem>/``: the model's C array (convert/carray.py) and
+``<build>/tflm-fw/<model>/<file stem>/<backend>/<board>/``: the model's C array (convert/carray.py) and
 ``tinyrnn_tflm_config.h`` (the ops the model uses, in the order the resolver registers them, the
 arena size and the model's MACs and weight bytes for ``id``), then builds the board's ordinary
 PlatformIO environment with ``TINYRNN_BACKEND=tflm`` and ``TINYRNN_TFLM_LIB_DIR`` pointing at the
@@ -129,19 +129,21 @@ def _config_header(model: TflmModel, builtins: list[str], custom: bool, arena: i
     return "\n".join(lines)
 
 
-def firmware_model_dir(model: TflmModel, backend: str) -> Path:
+def firmware_model_dir(model: TflmModel, backend: str, env: str) -> Path:
+    """One folder per board: its header holds the arena sized for that board's core, so boards
+    never share one (the comparison builds several at once)."""
     stem = model.tflite.stem if model.steps > 1 else f"{model.tflite.stem}-step"
-    return build_root() / "tflm-fw" / model.name / stem / backend
+    return build_root() / "tflm-fw" / model.name / stem / backend / env
 
 
-def write_model_folder(model: TflmModel, backend: str, arena: int) -> Path:
+def write_model_folder(model: TflmModel, backend: str, env: str, arena: int) -> Path:
     """model_data.h/.cc + tinyrnn_tflm_config.h for the firmware; returns the folder."""
     from tinyrnn.convert.carray import CArrayMeta, write_c_array
     from tinyrnn.convert.tflite_info import inspect_file
 
     variant_of(backend)
     builtins, custom = resolver_ops(inspect_file(model.tflite).ops)
-    out = firmware_model_dir(model, backend)
+    out = firmware_model_dir(model, backend, env)
     meta = CArrayMeta(model.name, model.steps, model.channels, model.class_names,
                       model.norm_mean, model.norm_std)
     write_c_array(model.tflite, out, meta)
@@ -175,7 +177,7 @@ def _probe_arena(model: TflmModel, env: str, backend: str, lib_dir: Path) -> int
     cache = _probe_cache(model, env, backend)
     if cache.is_file():
         return int(json.loads(cache.read_text(encoding="utf-8"))["arena_used"])
-    folder = write_model_folder(model, backend, PROBE_ARENA_BYTES)
+    folder = write_model_folder(model, backend, env, PROBE_ARENA_BYTES)
     fw = build(env, folder, build_dir=folder / "probe-build",
                extra_env={"TINYRNN_BACKEND": "tflm", "TINYRNN_TFLM_LIB_DIR": str(lib_dir)})
     try:
@@ -200,7 +202,7 @@ def build_tflm(model: TflmModel, env: str, backend: str, arena: int | None = Non
             arena, source = arena_with_margin(model.host_arena_bytes), "host"
         else:
             arena, source = arena_with_margin(_probe_arena(model, env, backend, lib_dir)), "board"
-    folder = write_model_folder(model, backend, arena)
+    folder = write_model_folder(model, backend, env, arena)
     fw = build(env, folder, build_dir=build_dir or folder / "build",
                extra_env={"TINYRNN_BACKEND": "tflm", "TINYRNN_TFLM_LIB_DIR": str(lib_dir)})
     return TflmFirmware(fw, backend, arena, source, lib.seconds if lib.built else 0.0, folder)
