@@ -369,6 +369,56 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OU
 }
 #undef TINYRNN_PUT
 
+#if TINYRNN_PACKED_MVE
+/* Helium dot of tinyrnn_dot_pairs_sh, raw: out = {a0, ab0, a1, ab1} (the accumulators, B sums not
+ * yet separated). Four input pairs (32 MACs) per step: VLD2 of 32-bit words splits the weight
+ * stream into the two gate pairs' halfwords (p = 256*B + A), which line up lane by lane with the
+ * input halfwords; VMLADAVA sums p*x, and VMOVLB.S8 (the low byte of each halfword,
+ * sign-extended) gives A for the A*x sums: the same sums modulo 2^32 as the SMLAD code. The last
+ * np % 4 pairs use the same instructions on tail-predicated loads (VCTP): gathers of the
+ * pairs' words (word offsets 0, 2, 4, 6 and 1, 3, 5, 7) and the input halfwords, zero in the
+ * inactive lanes and never reading past the unit's weights or the packed inputs. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_dot_pairs_mve(const uint32_t **wp, const uint32_t **xp,
+                                                 uint32_t np, int32_t a0, int32_t ab0,
+                                                 int32_t a1, int32_t ab1, int32_t out[4]) {
+  const uint32_t *w = *wp;
+  const uint32_t *x = *xp;
+  for (; np >= 4u; np -= 4u) {
+    const int32x4x2_t wv = vld2q_s32((const int32_t *)(const void *)w);
+    const int16x8_t xv = vldrhq_s16((const int16_t *)(const void *)x);
+    const int16x8_t p0 = vreinterpretq_s16_s32(wv.val[0]);
+    const int16x8_t p1 = vreinterpretq_s16_s32(wv.val[1]);
+    ab0 = vmladavaq_s16(ab0, p0, xv);
+    a0 = vmladavaq_s16(a0, vmovlbq_s8(vreinterpretq_s8_s16(p0)), xv);
+    ab1 = vmladavaq_s16(ab1, p1, xv);
+    a1 = vmladavaq_s16(a1, vmovlbq_s8(vreinterpretq_s8_s16(p1)), xv);
+    w += 8;
+    x += 4;
+  }
+  if (np != 0u) {
+    const mve_pred16_t pw = vctp32q(np);
+    const uint32x4_t off = vidupq_n_u32(0u, 2);
+    const int16x8_t p0 = vreinterpretq_s16_s32(
+        vldrwq_gather_shifted_offset_z_s32((const int32_t *)(const void *)w, off, pw));
+    const int16x8_t p1 = vreinterpretq_s16_s32(
+        vldrwq_gather_shifted_offset_z_s32((const int32_t *)(const void *)(w + 1), off, pw));
+    const int16x8_t xv = vldrhq_z_s16((const int16_t *)(const void *)x, vctp16q(2u * np));
+    ab0 = vmladavaq_s16(ab0, p0, xv);
+    a0 = vmladavaq_s16(a0, vmovlbq_s8(vreinterpretq_s8_s16(p0)), xv);
+    ab1 = vmladavaq_s16(ab1, p1, xv);
+    a1 = vmladavaq_s16(a1, vmovlbq_s8(vreinterpretq_s8_s16(p1)), xv);
+    w += 2u * np;
+    x += np;
+  }
+  out[0] = a0;
+  out[1] = ab0;
+  out[2] = a1;
+  out[3] = ab1;
+  *wp = w;
+  *xp = x;
+}
+#endif
+
 /* Dot products of one unit's two gate pairs over np input pairs. w points at the unit's words
  * [np][2] (pair (A0,B0) word then pair (A1,B1) word per input pair) and is advanced past them.
  * init = {2*bA0, 2*bA0 + 512*bB0, 2*bA1, 2*bA1 + 512*bB1} (the compiler's bias pairs).
@@ -393,25 +443,10 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs_sh(const int16_t *w16,
 #endif
   const uint32_t *w = (const uint32_t *)(const void *)w16;
 #if TINYRNN_PACKED_MVE
-  /* Four input pairs (32 MACs) per step: VLD2 of 32-bit words splits the weight stream into the
-   * two gate pairs' halfwords (p = 256*B + A), which line up lane by lane with the input
-   * halfwords; VMLADAVA sums p*x, and VMOVLB.S8 (the low byte of each halfword, sign-extended)
-   * gives A for the A*x sums: the same sums modulo 2^32 as the SMLAD code below, which does
-   * the remaining np % 4 pairs. */
-  for (; np >= 4u; np = (uint16_t)(np - 4u)) {
-    const int32x4x2_t wv = vld2q_s32((const int32_t *)(const void *)w);
-    const int16x8_t xv = vldrhq_s16((const int16_t *)(const void *)x);
-    const int16x8_t p0 = vreinterpretq_s16_s32(wv.val[0]);
-    const int16x8_t p1 = vreinterpretq_s16_s32(wv.val[1]);
-    ab0 = vmladavaq_s16(ab0, p0, xv);
-    a0 = vmladavaq_s16(a0, vmovlbq_s8(vreinterpretq_s8_s16(p0)), xv);
-    ab1 = vmladavaq_s16(ab1, p1, xv);
-    a1 = vmladavaq_s16(a1, vmovlbq_s8(vreinterpretq_s8_s16(p1)), xv);
-    w += 8;
-    x += 4;
-  }
-#endif
-#if TINYRNN_PACKED_ASM
+  tinyrnn_dot_pairs_mve(&w, &x, np, a0, ab0, a1, ab1, out);
+  out[1] = (int32_t)((uint32_t)out[1] - (uint32_t)out[0]) >> sh1;
+  out[3] = (int32_t)((uint32_t)out[3] - (uint32_t)out[2]) >> sh3;
+#elif TINYRNN_PACKED_ASM
   /* Straight-line code (np is a constant once the model's descriptor is inlined). Per two
    * input pairs (16 MACs): LDRD of the inputs, LDM of four weight words, 4 SXTB16, 8 SMLAD. */
   {
@@ -472,10 +507,12 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs_sh(const int16_t *w16,
   }
   w += 2u * np;
 #endif
+#if !TINYRNN_PACKED_MVE
   out[0] = a0;
   out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> sh1;
   out[2] = a1;
   out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> sh3;
+#endif
   w16 = (const int16_t *)(const void *)w;
   *xp = x; /* the DSP layout is contiguous: this is where the next side's inputs start */
 #elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T2ASM
@@ -602,6 +639,153 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
 #define TINYRNN_BSH(ls) ((ls) <= 8 ? 8 - (ls) : 0)
 #define TINYRNN_BLS(ls) ((ls) <= 8 ? 0 : (ls) - 8)
 
+#if TINYRNN_PACKED_MVE
+/* Helium element-wise work, four units per int32 lane vector (units j..j+3 of a block).
+ *
+ * tinyrnn_rq16_v: sat16(mbqm(a, m, s)) << 16 from y = a * 2^max(s,0) (no overflow: the
+ * compiler's range conditions). srdhm(y, m) is VQRDMULH (y * m * 2 + 2^31) >> 32: the same
+ * integer as TFLM's round-half-away quotient (see tinyrnn_rq2; m > 0, so no saturation), and
+ * TFLM's RoundingDivideByPOT by rs is VRSHL's round-half-up shift of x + (x >> 31) (a negative
+ * tie moves away from zero). VQSHL by 16 saturates to int16 in the high halfword; only the
+ * high halfword is used (a positive overflow leaves 0xFFFF in the low one). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rdbypot_v(int32x4_t x, int32_t rs) {
+  if (rs > 0) {
+    x = vrshlq_n_s32(vaddq_s32(x, vshrq_n_s32(x, 31)), -rs);
+  }
+  return x;
+}
+
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rq16_v(int32x4_t y, int32_t m, int32_t rs) {
+  return vqshlq_r_s32(tinyrnn_rdbypot_v(vqrdmulhq_n_s32(y, m), rs), 16);
+}
+
+/* y = t * 2^sh for a signed sh (a right shift only ever drops zero bits here). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_shl_v(int32x4_t t, int32_t sh) {
+  return sh != 0 ? vshlq_r_s32(t, sh) : t;
+}
+
+/* mbqm(p, m, s) of products |p| < 2^30 (tinyrnn_rq_prod): with s > 0 TFLM's wrapping left
+ * shift, then srdhm and the rounding shift as above (srdhm(p, 2^30) = (p + 1) >> 1 comes out of
+ * VQRDMULH too, so power-of-two scales need no case of their own). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rq_prod_v(int32x4_t p, int32_t m, int32_t s) {
+  return tinyrnn_rdbypot_v(vqrdmulhq_n_s32(s > 0 ? vshlq_r_s32(p, s) : p, m), s < 0 ? -s : 0);
+}
+
+/* N(v) of tinyrnn_sig_row for four v: VLDRW/VLDRH gathers at the signed row v >> 9 from row 0
+ * (a negative offset wraps the 32-bit address to the rows below it). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_sig_row_v(int32x4_t v) {
+  const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(v, 9));
+  const int32x4_t base = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_u32(TINYRNN_SIG_BASE0, i));
+  const int32x4_t diff = vreinterpretq_s32_u32(vldrhq_gather_shifted_offset_u32(TINYRNN_SIG_DIFF0, i));
+  return vaddq_s32(base, vmulq_s32(vandq_s32(v, vdupq_n_s32(511)), diff));
+}
+
+/* tinyrnn_sigmoid_fast of int16 values p */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_sigmoid_v(int32x4_t p) {
+  return vshrq_n_s32(tinyrnn_sig_row_v(vmulq_n_s32(p, 3)), 10);
+}
+
+/* tinyrnn_tanh_fast of int16 values x: the same v, ssat18 as a saturating shift by 14 + left
+ * and back (6x fits in int32, so nothing wraps before the saturation). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_v(int32x4_t x, int32_t scale_power) {
+  const int32_t left = 15 + scale_power - 3;
+  int32x4_t y2;
+  if (left < 0) {
+    y2 = vshlq_n_s32(vrshlq_n_s32(vmulq_n_s32(x, 3), left), 1);
+  } else {
+    y2 = vshrq_n_s32(vqshlq_r_s32(vmulq_n_s32(x, 6), 14 + left), 14);
+  }
+  return vshrq_n_s32(vsubq_n_s32(tinyrnn_sig_row_v(y2), (int32_t)((1u << 24) + 256u)), 9);
+}
+
+/* sat16(mbqm_in) << 16 of gate g (A half: t2 = 2a; B half: d = ab - a = 512 b) */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_a_v(int32x4_t t2, int32_t m, int32_t ls,
+                                                      int32_t rs) {
+  return tinyrnn_rq16_v(tinyrnn_shl_v(t2, ls - 1), m, rs);
+}
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_b_v(int32x4_t a, int32x4_t ab, int32_t m,
+                                                      int32_t ls, int32_t rs) {
+  return tinyrnn_rq16_v(tinyrnn_shl_v(vsubq_s32(ab, a), ls - 9), m, rs);
+}
+
+/* The LSTM step in blocks of four units: per unit the two Helium dots write their raw
+ * accumulators {a0, ab0, a1, ab1} (input side, recurrent side) to acc; per block VLD4 turns
+ * them into one vector per accumulator (lane = unit) and the rest of the unit's work (the same
+ * integer operations as the scalar loop below) runs on four units at once. A last block of
+ * fewer units predicates its loads and stores of c and h (VCTP); its other lanes compute on
+ * earlier blocks' values (every table index stays in range: each activation's input is
+ * saturated first) and are never stored. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packed_t *L,
+                                                        const uint32_t *xi, const uint32_t *xr,
+                                                        int8_t *h, int16_t *c) {
+  int32_t acc[2][4][4];
+  const uint32_t *w = (const uint32_t *)(const void *)L->w;
+  const int32_t *b = L->b2;
+  uint32_t left = L->units;
+  int32_t lo, hi;
+  if (L->cell_clip > 0 && L->cell_clip < 32767) {
+    lo = -L->cell_clip;
+    hi = L->cell_clip;
+  } else {
+    lo = L->cell_clip == 32767 ? -32767 : -32768;
+    hi = 32767;
+  }
+  if (L->units < 4u) {
+    memset(acc, 0, sizeof acc); /* lanes of absent units: defined values */
+  }
+  while (left != 0u) {
+    const uint32_t n = left < 4u ? left : 4u;
+    const mve_pred16_t pred = vctp32q(n);
+    uint32_t u;
+    int32x4x4_t vi, vr;
+    int32x4_t p0, p1, p2, p3, gi, gf, gc, go, cv, cn;
+    for (u = 0; u < n; ++u) {
+      const uint32_t *x = xi;
+      tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[0], b[1], b[2], b[3], acc[0][u]);
+      x = xr;
+      tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[4], b[5], b[6], b[7], acc[1][u]);
+      b += 8;
+    }
+    vi = vld4q_s32(&acc[0][0][0]);
+    vr = vld4q_s32(&acc[1][0][0]);
+    p0 = vqaddq_s32(
+        tinyrnn_lstm_gate_a_v(vi.val[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]),
+        tinyrnn_lstm_gate_a_v(vr.val[0], L->mult_rec[0], L->lsh_rec[0], L->rsh_rec[0]));
+    p1 = vqaddq_s32(
+        tinyrnn_lstm_gate_b_v(vi.val[0], vi.val[1], L->mult_in[1], L->lsh_in[1], L->rsh_in[1]),
+        tinyrnn_lstm_gate_b_v(vr.val[0], vr.val[1], L->mult_rec[1], L->lsh_rec[1],
+                              L->rsh_rec[1]));
+    p2 = vqaddq_s32(
+        tinyrnn_lstm_gate_a_v(vi.val[2], L->mult_in[2], L->lsh_in[2], L->rsh_in[2]),
+        tinyrnn_lstm_gate_a_v(vr.val[2], L->mult_rec[2], L->lsh_rec[2], L->rsh_rec[2]));
+    p3 = vqaddq_s32(
+        tinyrnn_lstm_gate_b_v(vi.val[2], vi.val[3], L->mult_in[3], L->lsh_in[3], L->rsh_in[3]),
+        tinyrnn_lstm_gate_b_v(vr.val[2], vr.val[3], L->mult_rec[3], L->lsh_rec[3],
+                              L->rsh_rec[3]));
+    /* sat16(fi + fr) is the high halfword of the saturating sum */
+    gi = tinyrnn_sigmoid_v(vshrq_n_s32(p0, 16));
+    gf = tinyrnn_sigmoid_v(vshrq_n_s32(p1, 16));
+    gc = L->cell_gate_tanh ? tinyrnn_tanh_v(vshrq_n_s32(p2, 16), -12)
+                           : tinyrnn_sigmoid_v(vshrq_n_s32(p2, 16));
+    go = tinyrnn_sigmoid_v(vshrq_n_s32(p3, 16));
+    cv = vldrhq_z_s32(c, pred);
+    cn = vaddq_s32(
+        vshrq_n_s32(vqshlq_r_s32(tinyrnn_rq_prod_v(vmulq_s32(gf, cv), L->mult_fc, L->shift_fc), 16), 16),
+        vshrq_n_s32(vqshlq_r_s32(tinyrnn_rq_prod_v(vmulq_s32(gi, gc), L->mult_ig, L->shift_ig), 16), 16));
+    /* the clip (or int16) range of the scalar code as one clamp of the sum */
+    cn = vminq_s32(vmaxq_s32(cn, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    vstrhq_p_s32(c, cn, pred);
+    cv = vaddq_n_s32(tinyrnn_rq_prod_v(vmulq_s32(tinyrnn_tanh_v(cn, L->cell_scale_power), go),
+                                       L->mult_h, L->shift_h),
+                     L->hidden_zp);
+    vstrbq_p_s32(h, vshrq_n_s32(vqshlq_r_s32(cv, 24), 24), pred);
+    h += n;
+    c += n;
+    left -= n;
+  }
+}
+#endif
+
 /* One time step; xpack holds 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t *L,
                                                     const int8_t *x, int8_t *h, int16_t *c,
@@ -616,6 +800,13 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
   int8_t *const h_end = h + L->units;
   tinyrnn_pack2(x, L->input_size, xi);
   tinyrnn_pack2(h, L->units, xr);
+#if TINYRNN_PACKED_MVE
+  tinyrnn_lstm_packed_step_mve(L, xi, xr, h, c);
+  (void)w;
+  (void)b;
+  (void)h_end;
+  return;
+#endif
   for (; h != h_end; ++h, ++c) {
     int32_t ai[4];
     int32_t ar[4];
