@@ -380,9 +380,31 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OU
  * inactive lanes and never reading past the unit's weights or the packed inputs. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_dot_pairs_mve(const uint32_t **wp, const uint32_t **xp,
                                                  uint32_t np, int32_t a0, int32_t ab0,
-                                                 int32_t a1, int32_t ab1, int32_t out[4]) {
+                                                 int32_t a1, int32_t ab1, int32_t out[4],
+                                                 int asm_loop) {
   const uint32_t *w = *wp;
   const uint32_t *x = *xp;
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+  /* The loop body in assembly (asm_loop, the LSTM): VMLADAVA's accumulator must be an even
+   * register ("Te"), which the compiler otherwise meets by moving the four sums around every
+   * iteration. (The GRU and RNN kernels, with more values live around their dots, come out
+   * shorter with the compiler's own loop.) */
+  for (; asm_loop && np >= 4u; np -= 4u) {
+    __asm__("vld20.32 {q0, q1}, [%[w]]\n\t"
+            "vld21.32 {q0, q1}, [%[w]]!\n\t"
+            "vldrh.16 q2, [%[x]], #16\n\t"
+            "vmladava.s16 %[ab0], q0, q2\n\t"
+            "vmovlb.s8 q0, q0\n\t"
+            "vmladava.s16 %[a0], q0, q2\n\t"
+            "vmladava.s16 %[ab1], q1, q2\n\t"
+            "vmovlb.s8 q1, q1\n\t"
+            "vmladava.s16 %[a1], q1, q2"
+            : [a0] "+Te"(a0), [ab0] "+Te"(ab0), [a1] "+Te"(a1), [ab1] "+Te"(ab1), [w] "+r"(w),
+              [x] "+r"(x)
+            :
+            : "d0", "d1", "d2", "d3", "d4", "d5", "memory");
+  }
+#endif
   for (; np >= 4u; np -= 4u) {
     const int32x4x2_t wv = vld2q_s32((const int32_t *)(const void *)w);
     const int16x8_t xv = vldrhq_s16((const int16_t *)(const void *)x);
@@ -443,7 +465,7 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs_sh(const int16_t *w16,
 #endif
   const uint32_t *w = (const uint32_t *)(const void *)w16;
 #if TINYRNN_PACKED_MVE
-  tinyrnn_dot_pairs_mve(&w, &x, np, a0, ab0, a1, ab1, out);
+  tinyrnn_dot_pairs_mve(&w, &x, np, a0, ab0, a1, ab1, out, 0);
   out[1] = (int32_t)((uint32_t)out[1] - (uint32_t)out[0]) >> sh1;
   out[3] = (int32_t)((uint32_t)out[3] - (uint32_t)out[2]) >> sh3;
 #elif TINYRNN_PACKED_ASM
@@ -741,9 +763,9 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
     int32x4_t p0, p1, p2, p3, gi, gf, gc, go, cv, cn;
     for (u = 0; u < n; ++u) {
       const uint32_t *x = xi;
-      tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[0], b[1], b[2], b[3], acc[0][u]);
+      tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[0], b[1], b[2], b[3], acc[0][u], 1);
       x = xr;
-      tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[4], b[5], b[6], b[7], acc[1][u]);
+      tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[4], b[5], b[6], b[7], acc[1][u], 1);
       b += 8;
     }
     vi = vld4q_s32(&acc[0][0][0]);
