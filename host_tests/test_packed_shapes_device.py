@@ -81,10 +81,17 @@ def test_packed_lstm_scalar_path_on_device(env, tmp_path):
     from tinyrnn.deploy.firmware import build
 
     names = ["t20_c6_u32_sat", "t12_c4_u6_l2"]
+    if env == "mps3-an547":
+        # the Helium kernel's own cases: a single unit (one partial block, one-pair tails),
+        # 8 and 16 units with 2-3 inputs (input tails of one and two pairs), saturating gates,
+        # 96 units (full and tail groups on the recurrent side), stacked layers on 16 inputs
+        names += ["t1_c1_u1", "t10_c3_u8", "t8_c3_u16_sat8", "t16_c2_u96", "t40_c8_u24_l2_sat",
+                  "t30_c16_u64_l2"]
     paths = ensure_models({n: ZOO[n] for n in names})
     for name in names:
         cdir = tmp_path / name
         compile_model(paths[name], cdir, name=name)
+        assert "tinyrnn_lstm_packed_step(" in (cdir / "tinyrnn_model.c").read_text(), name
         plan = lower(read_tflite(paths[name]))
         wins = lstm_windows(plan.steps, plan.channels, n_random=2)
         want = tflm_outputs(paths[name], wins)
