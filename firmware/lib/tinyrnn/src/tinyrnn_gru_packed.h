@@ -79,17 +79,6 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_unit(const tinyrnn_gru_packed_t *L
 }
 
 #if TINYRNN_PACKED_MVE
-/* The C block's dot (gate h of units 0..3) in t2 form: {2a0, 2a1, 2a2, 2a3}. */
-TINYRNN_ALWAYS_INLINE void tinyrnn_gru_dot_h_mve(const uint32_t **w, const uint32_t *x,
-                                                 uint32_t np, const int32_t *b, int32_t out[4]) {
-  int32_t t[4];
-  tinyrnn_dot_pairs_mve(w, &x, np, b[0], b[1], b[2], b[3], t, 0);
-  out[0] = t[0];
-  out[1] = (int32_t)((uint32_t)t[1] - (uint32_t)t[0]) >> 8;
-  out[2] = t[2];
-  out[3] = (int32_t)((uint32_t)t[3] - (uint32_t)t[2]) >> 8;
-}
-
 /* Helium: the dots as in the scalar loop below, their raw sums collected per block, then every
  * unit's element-wise work on four units per vector (lane = unit; the state arrays cover whole
  * blocks, so no predication). The (z, r) dots of units (0, 1) and (2, 3) land side by side, so
@@ -116,8 +105,8 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_
     tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[8], b[9], b[10], b[11], &zr[0][4], 0);
     x = xr;
     tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[12], b[13], b[14], b[15], &zr[1][4], 0);
-    tinyrnn_gru_dot_h_mve(&w, xi, L->in_pairs, b + 16, hh[0]);
-    tinyrnn_gru_dot_h_mve(&w, xr, L->rec_pairs, b + 20, hh[1]);
+    tinyrnn_dot_t2_mve(&w, xi, L->in_pairs, b + 16, hh[0]);
+    tinyrnn_dot_t2_mve(&w, xr, L->rec_pairs, b + 20, hh[1]);
     vi = vld2q_s32(&zr[0][0]);
     vr = vld2q_s32(&zr[1][0]);
     z = tinyrnn_sigmoid_v(vshrq_n_s32(

@@ -730,6 +730,44 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_b_v(int32x4_t a, int32x4_t ab,
   return tinyrnn_rq16_v(tinyrnn_shl_v(vsubq_s32(ab, a), ls - 9), m, rs);
 }
 
+/* One dot in t2 form (the B sums separated and shifted as in tinyrnn_dot_pairs): for the
+ * block kernels whose four outputs are four units' (GRU gate h, SimpleRNN) and go to one vector
+ * as they are. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_dot_t2_mve(const uint32_t **w, const uint32_t *x, uint32_t np,
+                                              const int32_t *b, int32_t out[4]) {
+  int32_t t[4];
+  tinyrnn_dot_pairs_mve(w, &x, np, b[0], b[1], b[2], b[3], t, 0);
+  out[0] = t[0];
+  out[1] = (int32_t)((uint32_t)t[1] - (uint32_t)t[0]) >> 8;
+  out[2] = t[2];
+  out[3] = (int32_t)((uint32_t)t[3] - (uint32_t)t[2]) >> 8;
+}
+
+/* tinyrnn_tanh_abs of int16 values x (the 1 KB tanh-only table): |v| clamped to 65535, one
+ * gather of the entry (base | slope << 16), the interpolation, and the sign put back as
+ * (pos ^ s) - s with s = v >> 31 (the scalar code's v >= 0 ? pos : -pos). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_power) {
+  const int32_t left = 15 + scale_power - 3;
+  int32x4_t v, s, pos;
+  uint32x4_t a, e;
+  if (left < 0) {
+    v = vrshlq_n_s32(vmulq_n_s32(x, 3), left);
+  } else {
+    v = vmulq_n_s32(x, 3 << left);
+  }
+  a = vreinterpretq_u32_s32(vabsq_s32(v));
+  if (left >= 0) {
+    a = vminq_u32(a, vdupq_n_u32(65535u));
+  }
+  e = vldrwq_gather_shifted_offset_u32(tinyrnn_tanh_table, vshrq_n_u32(a, 8));
+  pos = vreinterpretq_s32_u32(vshrq_n_u32(
+      vaddq_u32(vshrq_n_u32(vshlq_n_u32(e, 16), 8),
+                vmulq_u32(vshrq_n_u32(e, 16), vandq_u32(a, vdupq_n_u32(0xFFu)))),
+      9));
+  s = vshrq_n_s32(v, 31);
+  return vsubq_s32(veorq_s32(pos, s), s);
+}
+
 /* The LSTM step in blocks of four units: per unit the two Helium dots write their raw
  * accumulators {a0, ab0, a1, ab1} (input side, recurrent side) to acc; per block VLD4 turns
  * them into one vector per accumulator (lane = unit) and the rest of the unit's work (the same
