@@ -93,10 +93,27 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_
   const uint32_t *w = (const uint32_t *)(const void *)L->w;
   const int32_t *b = L->b2;
   int8_t *const h8_end = h8 + tinyrnn_units4(L->units);
-  for (; h8 != h8_end; h8 += 4, h16 += 4, b += 24) {
-    const uint32_t *x;
+#if TINYRNN_LSTM_MVE_ASM
+  const int16x8_t xti = TINYRNN_MVE_XTAIL(xi, L->in_pairs);
+  const int16x8_t xtr = TINYRNN_MVE_XTAIL(xr, L->rec_pairs);
+  const uint32x4_t toff = vidupq_n_u32(0u, 2);
+  /* an input side's tail may read (VLD2) into the recurrent side's weights that follow */
+  const int vld2 = 2u * L->rec_pairs >= 8u - 2u * (L->in_pairs & 3u);
+#endif
+  for (; h8 != h8_end; h8 += 4, h16 += 4) {
     int32x4x2_t vi, vr;
     int32x4_t z, r, a, c, hv;
+#if TINYRNN_LSTM_MVE_ASM
+    int32_t *pi = &zr[0][0];
+    int32_t *pr = &zr[1][0];
+    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, (int32_t *)0);
+    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, (int32_t *)0);
+    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, (int32_t *)0);
+    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, (int32_t *)0);
+    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, hh[0]);
+    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, hh[1]);
+#else
+    const uint32_t *x;
     x = xi;
     tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[0], b[1], b[2], b[3], &zr[0][0], 0);
     x = xr;
@@ -107,6 +124,8 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_
     tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[12], b[13], b[14], b[15], &zr[1][4], 0);
     tinyrnn_dot_t2_mve(&w, xi, L->in_pairs, b + 16, hh[0]);
     tinyrnn_dot_t2_mve(&w, xr, L->rec_pairs, b + 20, hh[1]);
+    b += 24;
+#endif
     vi = vld2q_s32(&zr[0][0]);
     vr = vld2q_s32(&zr[1][0]);
     z = tinyrnn_sigmoid_v(vshrq_n_s32(

@@ -770,68 +770,75 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
 
 #if defined(__GNUC__) && defined(__OPTIMIZE__)
 #define TINYRNN_LSTM_MVE_ASM 1
-/* One side's dot of one LSTM unit in assembly (the step below): LDM of the four start values
- * straight into the even registers VMLADAVA needs, the full groups of four input pairs
- * unrolled (as tinyrnn_dot_pairs_mve), then the np % 4 tail against the inputs xt loaded once
- * per step (zero in the inactive lanes): the weights by VLD2 when at least eight words follow
- * inside the unit's weights (the input side, followed by the recurrent side), else by two
+/* One dot of one unit (or block) in assembly, for the Helium step functions (which hold w, b
+ * and toff): LDM of the four start values straight into the even registers VMLADAVA needs,
+ * the full groups of four input pairs unrolled (as tinyrnn_dot_pairs_mve), then the np % 4
+ * tail against the inputs xt loaded once per step (zero in the inactive lanes): the weights
+ * by VLD2 when vld2_ (at least eight words follow inside the layer's weights), else by two
  * predicated gathers (word offsets toff = 0, 2, 4, 6 and 1, 3, 5, 7), which read nothing past
- * the tail; STM of the four sums to the block buffer. */
-#define TINYRNN_LSTM_MVE_SIDE(np_, x_, xt_, in_side)                                              \
-  do {                                                                                            \
-    register int32_t r_a0 __asm__("r0");                                                          \
-    register int32_t r_ab0 __asm__("r2");                                                         \
-    register int32_t r_a1 __asm__("r4");                                                          \
-    register int32_t r_ab1 __asm__("r6");                                                         \
-    const uint32_t *r_x = (x_);                                                                   \
-    const uint32_t r_tail = (uint32_t)(np_) & 3u;                                                 \
-    const uint32_t r_vld2 = (in_side) && 2u * (uint32_t)L->rec_pairs >= 8u - 2u * r_tail;         \
-    const uint32_t r_pred = (uint32_t)vctp32q(r_tail);                                            \
-    uint32_t r_t;                                                                                 \
-    __asm__ volatile(                                                                             \
-        "ldm %[b]!, {r0, r2, r4, r6}\n\t"                                                         \
-        ".rept %c[ng]\n\t"                                                                        \
-        "vld20.32 {q0, q1}, [%[w]]\n\t"                                                           \
-        "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                          \
-        "vldrh.16 q2, [%[x]], #16\n\t"                                                            \
-        "vmladava.s16 r2, q0, q2\n\t"                                                             \
-        "vmovlb.s8 q0, q0\n\t"                                                                    \
-        "vmladava.s16 r0, q0, q2\n\t"                                                             \
-        "vmladava.s16 r6, q1, q2\n\t"                                                             \
-        "vmovlb.s8 q1, q1\n\t"                                                                    \
-        "vmladava.s16 r4, q1, q2\n\t"                                                             \
-        ".endr\n\t"                                                                               \
-        ".if %c[tail]\n\t"                                                                        \
-        ".if %c[vld2]\n\t"                                                                        \
-        "vld20.32 {q0, q1}, [%[w]]\n\t"                                                           \
-        "vld21.32 {q0, q1}, [%[w]]\n\t"                                                           \
-        ".else\n\t"                                                                               \
-        "vmsr p0, %[pred]\n\t"                                                                    \
-        "add %[t], %[w], #4\n\t"                                                                  \
-        "vpstt\n\t"                                                                               \
-        "vldrwt.u32 q0, [%[w], %q[off], uxtw #2]\n\t"                                             \
-        "vldrwt.u32 q1, [%[t], %q[off], uxtw #2]\n\t"                                             \
-        ".endif\n\t"                                                                              \
-        "add %[w], %[w], #8 * %c[tail]\n\t"                                                       \
-        "vmladava.s16 r2, q0, %q[xt]\n\t"                                                         \
-        "vmovlb.s8 q0, q0\n\t"                                                                    \
-        "vmladava.s16 r0, q0, %q[xt]\n\t"                                                         \
-        "vmladava.s16 r6, q1, %q[xt]\n\t"                                                         \
-        "vmovlb.s8 q1, q1\n\t"                                                                    \
-        "vmladava.s16 r4, q1, %q[xt]\n\t"                                                         \
-        ".endif\n\t"                                                                              \
-        "stm %[acc]!, {r0, r2, r4, r6}"                                                           \
-        : [a0] "=&r"(r_a0), [ab0] "=&r"(r_ab0), [a1] "=&r"(r_a1), [ab1] "=&r"(r_ab1),             \
-          [w] "+r"(w), [x] "+r"(r_x), [b] "+r"(b), [acc] "+r"(*((in_side) ? &ai : &ar)),          \
-          [t] "=&r"(r_t)                                                                          \
-        : [ng] "i"((np_) >> 2), [tail] "i"(r_tail), [vld2] "i"(r_vld2), [xt] "w"(xt_),            \
-          [off] "w"(toff), [pred] "r"(r_pred)                                                     \
-        : "d0", "d1", "d2", "d3", "d4", "d5", "p0", "memory");                                    \
-    (void)r_a0;                                                                                   \
-    (void)r_ab0;                                                                                  \
-    (void)r_a1;                                                                                   \
-    (void)r_ab1;                                                                                  \
+ * the tail. The raw sums {a0, ab0, a1, ab1} then go to accp_ (an int32_t * lvalue, advanced)
+ * by STM, or with t2_ set, in t2 form (B sums separated, see tinyrnn_dot_t2_mve) to t2_. */
+#define TINYRNN_MVE_DOT(np_, x_, xt_, vld2_, accp_, t2_)                                     \
+  do {                                                                                       \
+    register int32_t r_a0 __asm__("r0");                                                     \
+    register int32_t r_ab0 __asm__("r2");                                                    \
+    register int32_t r_a1 __asm__("r4");                                                     \
+    register int32_t r_ab1 __asm__("r6");                                                    \
+    const uint32_t *r_x = (x_);                                                              \
+    const uint32_t r_tail = (uint32_t)(np_) & 3u;                                            \
+    const uint32_t r_pred = (uint32_t)vctp32q(r_tail);                                       \
+    uint32_t r_t;                                                                            \
+    __asm__ volatile(                                                                        \
+        "ldm %[b]!, {r0, r2, r4, r6}\n\t"                                                    \
+        ".rept %c[ng]\n\t"                                                                   \
+        "vld20.32 {q0, q1}, [%[w]]\n\t"                                                      \
+        "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                     \
+        "vldrh.16 q2, [%[x]], #16\n\t"                                                       \
+        "vmladava.s16 r2, q0, q2\n\t"                                                        \
+        "vmovlb.s8 q0, q0\n\t"                                                               \
+        "vmladava.s16 r0, q0, q2\n\t"                                                        \
+        "vmladava.s16 r6, q1, q2\n\t"                                                        \
+        "vmovlb.s8 q1, q1\n\t"                                                               \
+        "vmladava.s16 r4, q1, q2\n\t"                                                        \
+        ".endr\n\t"                                                                          \
+        ".if %c[tail]\n\t"                                                                   \
+        ".if %c[vld2]\n\t"                                                                   \
+        "vld20.32 {q0, q1}, [%[w]]\n\t"                                                      \
+        "vld21.32 {q0, q1}, [%[w]]\n\t"                                                      \
+        ".else\n\t"                                                                          \
+        "vmsr p0, %[pred]\n\t"                                                               \
+        "add %[t], %[w], #4\n\t"                                                             \
+        "vpstt\n\t"                                                                          \
+        "vldrwt.u32 q0, [%[w], %q[off], uxtw #2]\n\t"                                        \
+        "vldrwt.u32 q1, [%[t], %q[off], uxtw #2]\n\t"                                        \
+        ".endif\n\t"                                                                         \
+        "add %[w], %[w], #8 * %c[tail]\n\t"                                                  \
+        "vmladava.s16 r2, q0, %q[xt]\n\t"                                                    \
+        "vmovlb.s8 q0, q0\n\t"                                                               \
+        "vmladava.s16 r0, q0, %q[xt]\n\t"                                                    \
+        "vmladava.s16 r6, q1, %q[xt]\n\t"                                                    \
+        "vmovlb.s8 q1, q1\n\t"                                                               \
+        "vmladava.s16 r4, q1, %q[xt]\n\t"                                                    \
+        ".endif\n\t"                                                                         \
+        ".if %c[st]\n\t"                                                                     \
+        "stm %[acc]!, {r0, r2, r4, r6}\n\t"                                                  \
+        ".endif"                                                                             \
+        : [a0] "=&r"(r_a0), [ab0] "=&r"(r_ab0), [a1] "=&r"(r_a1), [ab1] "=&r"(r_ab1),        \
+          [w] "+r"(w), [x] "+r"(r_x), [b] "+r"(b), [acc] "+r"(accp_), [t] "=&r"(r_t)         \
+        : [ng] "i"((np_) >> 2), [tail] "i"(r_tail), [vld2] "i"((vld2_) ? 1 : 0),             \
+          [st] "i"((t2_) == 0 ? 1 : 0), [xt] "w"(xt_), [off] "w"(toff), [pred] "r"(r_pred)   \
+        : "d0", "d1", "d2", "d3", "d4", "d5", "p0", "memory");                               \
+    if ((t2_) != 0) {                                                                        \
+      int32_t *const r_o = (t2_);                                                            \
+      r_o[0] = r_a0;                                                                         \
+      r_o[1] = (int32_t)((uint32_t)r_ab0 - (uint32_t)r_a0) >> 8;                             \
+      r_o[2] = r_a1;                                                                         \
+      r_o[3] = (int32_t)((uint32_t)r_ab1 - (uint32_t)r_a1) >> 8;                             \
+    }                                                                                        \
   } while (0)
+/* the tail inputs of a side: pairs np & ~3 on, zero past np */
+#define TINYRNN_MVE_XTAIL(x_, np_)                                                           \
+  vldrhq_z_s16((const int16_t *)(const void *)((x_) + ((np_) & ~3u)), vctp16q(2u * ((np_) & 3u)))
 #else
 #define TINYRNN_LSTM_MVE_ASM 0
 #endif
@@ -861,10 +868,8 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
 #if TINYRNN_LSTM_MVE_ASM
   /* the inputs of both sides' last np % 4 pairs, zero in the inactive lanes: the same for
    * every unit */
-  const int16x8_t xti = vldrhq_z_s16((const int16_t *)(const void *)(xi + (L->in_pairs & ~3u)),
-                                     vctp16q(2u * (L->in_pairs & 3u)));
-  const int16x8_t xtr = vldrhq_z_s16((const int16_t *)(const void *)(xr + (L->rec_pairs & ~3u)),
-                                     vctp16q(2u * (L->rec_pairs & 3u)));
+  const int16x8_t xti = TINYRNN_MVE_XTAIL(xi, L->in_pairs);
+  const int16x8_t xtr = TINYRNN_MVE_XTAIL(xr, L->rec_pairs);
   const uint32x4_t toff = vidupq_n_u32(0u, 2);
 #endif
   if (L->units < 4u) {
@@ -881,8 +886,9 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
       int32_t *ai = &acc[0][0][0];
       int32_t *ar = &acc[1][0][0];
       for (u = 0; u < n; ++u) {
-        TINYRNN_LSTM_MVE_SIDE(L->in_pairs, xi, xti, 1);
-        TINYRNN_LSTM_MVE_SIDE(L->rec_pairs, xr, xtr, 0);
+        TINYRNN_MVE_DOT(L->in_pairs, xi, xti,
+                        2u * L->rec_pairs >= 8u - 2u * (L->in_pairs & 3u), ai, (int32_t *)0);
+        TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, ar, (int32_t *)0);
       }
     }
 #else

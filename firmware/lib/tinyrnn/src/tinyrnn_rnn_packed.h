@@ -63,10 +63,24 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_
   const uint32_t *w = (const uint32_t *)(const void *)L->w;
   const int32_t *b = L->b2;
   int8_t *const h_end = h + tinyrnn_units4(L->units);
-  for (; h != h_end; h += 4, b += 8) {
+#if TINYRNN_LSTM_MVE_ASM
+  const int16x8_t xti = TINYRNN_MVE_XTAIL(xi, L->in_pairs);
+  const int16x8_t xtr = TINYRNN_MVE_XTAIL(xr, L->rec_pairs);
+  const uint32x4_t toff = vidupq_n_u32(0u, 2);
+  /* an input side's tail may read (VLD2) into the recurrent side's weights that follow */
+  const int vld2 = 2u * L->rec_pairs >= 8u - 2u * (L->in_pairs & 3u);
+  int32_t *unused = &t[0][0];
+#endif
+  for (; h != h_end; h += 4) {
     int32x4_t c;
+#if TINYRNN_LSTM_MVE_ASM
+    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, unused, t[0]);
+    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, unused, t[1]);
+#else
     tinyrnn_dot_t2_mve(&w, xi, L->in_pairs, b, t[0]);
     tinyrnn_dot_t2_mve(&w, xr, L->rec_pairs, b + 4, t[1]);
+    b += 8;
+#endif
     c = vqaddq_s32(tinyrnn_lstm_gate_a_v(vldrwq_s32(t[0]), L->mult_in, L->lsh_in, L->rsh_in),
                    tinyrnn_lstm_gate_a_v(vldrwq_s32(t[1]), L->mult_rec, L->lsh_rec, L->rsh_rec));
     c = tinyrnn_tanh_abs_v(vshrq_n_s32(c, 16), -12);
