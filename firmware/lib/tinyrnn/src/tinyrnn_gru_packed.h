@@ -148,7 +148,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_
     hv = vaddq_s32(c, tinyrnn_rdbypot_v(vmulq_s32(z, vsubq_s32(vldrhq_s32(h16), c)), 15));
     hv = vshrq_n_s32(vqshlq_r_s32(hv, 16), 16);
     vstrhq_s32(h16, hv);
-    hv = tinyrnn_rdbypot_v(vqrdmulhq_n_s32(tinyrnn_shl_v(hv, L->lsh_h8), L->mult_h8), L->rsh_h8);
+    hv = tinyrnn_mbqm_v(tinyrnn_shl_v(hv, L->lsh_h8), L->mult_h8, L->rsh_h8);
     vstrbq_s32(h8, vshrq_n_s32(vqshlq_r_s32(hv, 24), 24));
   }
 }

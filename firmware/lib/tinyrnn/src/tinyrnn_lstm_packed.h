@@ -677,8 +677,19 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rdbypot_v(int32x4_t x, int32_t rs) {
   return x;
 }
 
+/* mbqm(a, m, s) from y = a * 2^max(s,0): srdhm(y, m), then the rounding shift by rs with the
+ * fix-up folded into the multiply: VQRDMLAH adds its accumulator to the rounded high half
+ * exactly (acc * 2^32 + 2 y m + 2^31 >> 32), and the accumulator y >> 31 is the -1 of a
+ * negative result (y < 0 gives x <= 0, and x = 0 with the -1 still rounds back to 0). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_mbqm_v(int32x4_t y, int32_t m, int32_t rs) {
+  if (rs > 0) {
+    return vrshlq_n_s32(vqrdmlahq_n_s32(vshrq_n_s32(y, 31), y, m), -rs);
+  }
+  return vqrdmulhq_n_s32(y, m);
+}
+
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rq16_v(int32x4_t y, int32_t m, int32_t rs) {
-  return vqshlq_r_s32(tinyrnn_rdbypot_v(vqrdmulhq_n_s32(y, m), rs), 16);
+  return vqshlq_r_s32(tinyrnn_mbqm_v(y, m, rs), 16);
 }
 
 /* y = t * 2^sh for a signed sh (a right shift only ever drops zero bits here). */
@@ -690,7 +701,7 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_shl_v(int32x4_t t, int32_t sh) {
  * shift, then srdhm and the rounding shift as above (srdhm(p, 2^30) = (p + 1) >> 1 comes out of
  * VQRDMULH too, so power-of-two scales need no case of their own). */
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rq_prod_v(int32x4_t p, int32_t m, int32_t s) {
-  return tinyrnn_rdbypot_v(vqrdmulhq_n_s32(s > 0 ? vshlq_r_s32(p, s) : p, m), s < 0 ? -s : 0);
+  return tinyrnn_mbqm_v(s > 0 ? vshlq_r_s32(p, s) : p, m, s < 0 ? -s : 0);
 }
 
 /* N(v) of tinyrnn_sig_row for four v: VLDRW/VLDRH gathers at the signed row v >> 9 from row 0

@@ -84,7 +84,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_
     c = vqaddq_s32(tinyrnn_lstm_gate_a_v(vldrwq_s32(t[0]), L->mult_in, L->lsh_in, L->rsh_in),
                    tinyrnn_lstm_gate_a_v(vldrwq_s32(t[1]), L->mult_rec, L->lsh_rec, L->rsh_rec));
     c = tinyrnn_tanh_abs_v(vshrq_n_s32(c, 16), -12);
-    c = tinyrnn_rdbypot_v(vqrdmulhq_n_s32(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8), L->rsh_h8);
+    c = tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8);
     vstrbq_s32(h, vshrq_n_s32(vqshlq_r_s32(c, 24), 24));
   }
 }
