@@ -731,6 +731,16 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_v(int32x4_t x, int32_t scale_power)
   return vshrq_n_s32(vsubq_n_s32(tinyrnn_sig_row_v(y2), (int32_t)((1u << 24) + 256u)), 9);
 }
 
+/* mbqm of a gate (A half: t2 = 2a; B half: from a and ab, ab - a = 512 b) */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_mbqm_a(int32x4_t t2, int32_t m, int32_t ls,
+                                                         int32_t rs) {
+  return tinyrnn_mbqm_v(tinyrnn_shl_v(t2, ls - 1), m, rs);
+}
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_mbqm_b(int32x4_t a, int32x4_t ab, int32_t m,
+                                                         int32_t ls, int32_t rs) {
+  return tinyrnn_mbqm_v(tinyrnn_shl_v(vsubq_s32(ab, a), ls - 9), m, rs);
+}
+
 /* sat16(mbqm_in) << 16 of gate g (A half: t2 = 2a; B half: d = ab - a = 512 b) */
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_a_v(int32x4_t t2, int32_t m, int32_t ls,
                                                       int32_t rs) {
@@ -891,7 +901,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
     const mve_pred16_t pred = vctp32q(n);
     uint32_t u;
     int32x4x4_t vi, vr;
-    int32x4_t p0, p1, p2, p3, gi, gf, gc, go, cv, cn;
+    int32x4_t gi, gf, gc, go, cv, cn;
 #if TINYRNN_LSTM_MVE_ASM
     {
       int32_t *ai = &acc[0][0][0];
@@ -912,33 +922,51 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
     }
 #endif
     vi = vld4q_s32(&acc[0][0][0]);
-    vr = vld4q_s32(&acc[1][0][0]);
-    p0 = vqaddq_s32(
-        tinyrnn_lstm_gate_a_v(vi.val[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]),
-        tinyrnn_lstm_gate_a_v(vr.val[0], L->mult_rec[0], L->lsh_rec[0], L->rsh_rec[0]));
-    p1 = vqaddq_s32(
-        tinyrnn_lstm_gate_b_v(vi.val[0], vi.val[1], L->mult_in[1], L->lsh_in[1], L->rsh_in[1]),
-        tinyrnn_lstm_gate_b_v(vr.val[0], vr.val[1], L->mult_rec[1], L->lsh_rec[1],
-                              L->rsh_rec[1]));
-    p2 = vqaddq_s32(
-        tinyrnn_lstm_gate_a_v(vi.val[2], L->mult_in[2], L->lsh_in[2], L->rsh_in[2]),
-        tinyrnn_lstm_gate_a_v(vr.val[2], L->mult_rec[2], L->lsh_rec[2], L->rsh_rec[2]));
-    p3 = vqaddq_s32(
-        tinyrnn_lstm_gate_b_v(vi.val[2], vi.val[3], L->mult_in[3], L->lsh_in[3], L->rsh_in[3]),
-        tinyrnn_lstm_gate_b_v(vr.val[2], vr.val[3], L->mult_rec[3], L->lsh_rec[3],
-                              L->rsh_rec[3]));
-    /* sat16(fi + fr) is the high halfword of the saturating sum */
-    gi = tinyrnn_sigmoid_v(vshrq_n_s32(p0, 16));
-    gf = tinyrnn_sigmoid_v(vshrq_n_s32(p1, 16));
-    gc = L->cell_gate_tanh ? tinyrnn_tanh_v(vshrq_n_s32(p2, 16), -12)
-                           : tinyrnn_sigmoid_v(vshrq_n_s32(p2, 16));
-    go = tinyrnn_sigmoid_v(vshrq_n_s32(p3, 16));
-    cv = vldrhq_z_s32(c, pred);
-    cn = vaddq_s32(
-        vshrq_n_s32(vqshlq_r_s32(tinyrnn_rq_prod_v(vmulq_s32(gf, cv), L->mult_fc, L->shift_fc), 16), 16),
-        vshrq_n_s32(vqshlq_r_s32(tinyrnn_rq_prod_v(vmulq_s32(gi, gc), L->mult_ig, L->shift_ig), 16), 16));
+    /* Gates (i, f) and (c, o) as int16 lanes (bottom, top): VQMOVN saturates each side's
+     * requantized value to int16, VQADD.S16 gives sat16(fi + fr) of two gates at once, and
+     * VMOVLB/VMOVLT widen them back (fewer vectors live beside the recurrent side's four). */
+    {
+      const int16x8_t un = vuninitializedq_s16();
+      const int16x8_t f01 = vqmovntq_s32(
+          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vi.val[0], L->mult_in[0], L->lsh_in[0],
+                                                   L->rsh_in[0])),
+          tinyrnn_lstm_gate_mbqm_b(vi.val[0], vi.val[1], L->mult_in[1], L->lsh_in[1],
+                                   L->rsh_in[1]));
+      const int16x8_t f23 = vqmovntq_s32(
+          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vi.val[2], L->mult_in[2], L->lsh_in[2],
+                                                   L->rsh_in[2])),
+          tinyrnn_lstm_gate_mbqm_b(vi.val[2], vi.val[3], L->mult_in[3], L->lsh_in[3],
+                                   L->rsh_in[3]));
+      int16x8_t q01, q23;
+      vr = vld4q_s32(&acc[1][0][0]);
+      q01 = vqaddq_s16(f01, vqmovntq_s32(
+          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vr.val[0], L->mult_rec[0], L->lsh_rec[0],
+                                                   L->rsh_rec[0])),
+          tinyrnn_lstm_gate_mbqm_b(vr.val[0], vr.val[1], L->mult_rec[1], L->lsh_rec[1],
+                                   L->rsh_rec[1])));
+      q23 = vqaddq_s16(f23, vqmovntq_s32(
+          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vr.val[2], L->mult_rec[2], L->lsh_rec[2],
+                                                   L->rsh_rec[2])),
+          tinyrnn_lstm_gate_mbqm_b(vr.val[2], vr.val[3], L->mult_rec[3], L->lsh_rec[3],
+                                   L->rsh_rec[3])));
+      gi = tinyrnn_sigmoid_v(vmovlbq_s16(q01));
+      gf = tinyrnn_sigmoid_v(vmovltq_s16(q01));
+      gc = L->cell_gate_tanh ? tinyrnn_tanh_v(vmovlbq_s16(q23), -12)
+                             : tinyrnn_sigmoid_v(vmovlbq_s16(q23));
+      go = tinyrnn_sigmoid_v(vmovltq_s16(q23));
+      cv = vldrhq_z_s32(c, pred);
+      /* sat16 + sat16 in int16 lanes is sat16 of the sum: inside any clip range below */
+      cn = vmovlbq_s16(vqaddq_s16(
+          vqmovnbq_s32(un, tinyrnn_rq_prod_v(vmulq_s32(gf, cv), L->mult_fc, L->shift_fc)),
+          vqmovnbq_s32(un, tinyrnn_rq_prod_v(vmulq_s32(gi, gc), L->mult_ig, L->shift_ig))));
+    }
     /* the clip (or int16) range of the scalar code as one clamp of the sum */
-    cn = vminq_s32(vmaxq_s32(cn, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    if (lo > -32768) {
+      cn = vmaxq_s32(cn, vdupq_n_s32(lo));
+    }
+    if (hi < 32767) {
+      cn = vminq_s32(cn, vdupq_n_s32(hi));
+    }
     vstrhq_p_s32(c, cn, pred);
     cv = vaddq_n_s32(tinyrnn_rq_prod_v(vmulq_s32(tinyrnn_tanh_v(cn, L->cell_scale_power), go),
                                        L->mult_h, L->shift_h),
