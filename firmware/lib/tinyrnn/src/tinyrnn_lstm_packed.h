@@ -799,6 +799,34 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
  * predicated gathers (word offsets toff = 0, 2, 4, 6 and 1, 3, 5, 7), which read nothing past
  * the tail. The raw sums {a0, ab0, a1, ab1} then go to accp_ (an int32_t * lvalue, advanced)
  * by STM, or with t2_ set, in t2 form (B sums separated, see tinyrnn_dot_t2_mve) to t2_. */
+#define TINYRNN_MVE_GROUPS                                                                   \
+  "ldm %[b]!, {r0, r2, r4, r6}\n\t"                                                          \
+  ".rept %c[ng]\n\t"                                                                         \
+  "vld20.32 {q0, q1}, [%[w]]\n\t"                                                            \
+  "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                           \
+  "vldrh.16 q2, [%[x]], #16\n\t"                                                             \
+  "vmladava.s16 r2, q0, q2\n\t"                                                              \
+  "vmovlb.s8 q0, q0\n\t"                                                                     \
+  "vmladava.s16 r0, q0, q2\n\t"                                                              \
+  "vmladava.s16 r6, q1, q2\n\t"                                                              \
+  "vmovlb.s8 q1, q1\n\t"                                                                     \
+  "vmladava.s16 r4, q1, q2\n\t"                                                              \
+  ".endr\n\t"
+#define TINYRNN_MVE_TAIL                                                                     \
+  "add %[w], %[w], #8 * %c[tail]\n\t"                                                        \
+  "vmladava.s16 r2, q0, %q[xt]\n\t"                                                          \
+  "vmovlb.s8 q0, q0\n\t"                                                                     \
+  "vmladava.s16 r0, q0, %q[xt]\n\t"                                                          \
+  "vmladava.s16 r6, q1, %q[xt]\n\t"                                                          \
+  "vmovlb.s8 q1, q1\n\t"                                                                     \
+  "vmladava.s16 r4, q1, %q[xt]\n\t"
+#define TINYRNN_MVE_STORE                                                                    \
+  ".if %c[st]\n\t"                                                                           \
+  "stm %[acc]!, {r0, r2, r4, r6}\n\t"                                                        \
+  ".endif"
+#define TINYRNN_MVE_OUTS(accp_)                                                                   \
+  [a0] "=&r"(r_a0), [ab0] "=&r"(r_ab0), [a1] "=&r"(r_a1), [ab1] "=&r"(r_ab1), [w] "+r"(w),   \
+      [x] "+r"(r_x), [b] "+r"(b), [acc] "+r"(accp_)
 #define TINYRNN_MVE_DOT(np_, x_, xt_, vld2_, accp_, t2_)                                     \
   do {                                                                                       \
     register int32_t r_a0 __asm__("r0");                                                     \
@@ -807,48 +835,35 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
     register int32_t r_ab1 __asm__("r6");                                                    \
     const uint32_t *r_x = (x_);                                                              \
     const uint32_t r_tail = (uint32_t)(np_) & 3u;                                            \
-    const uint32_t r_pred = (uint32_t)vctp32q(r_tail);                                       \
-    uint32_t r_t;                                                                            \
-    __asm__ volatile(                                                                        \
-        "ldm %[b]!, {r0, r2, r4, r6}\n\t"                                                    \
-        ".rept %c[ng]\n\t"                                                                   \
-        "vld20.32 {q0, q1}, [%[w]]\n\t"                                                      \
-        "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                     \
-        "vldrh.16 q2, [%[x]], #16\n\t"                                                       \
-        "vmladava.s16 r2, q0, q2\n\t"                                                        \
-        "vmovlb.s8 q0, q0\n\t"                                                               \
-        "vmladava.s16 r0, q0, q2\n\t"                                                        \
-        "vmladava.s16 r6, q1, q2\n\t"                                                        \
-        "vmovlb.s8 q1, q1\n\t"                                                               \
-        "vmladava.s16 r4, q1, q2\n\t"                                                        \
-        ".endr\n\t"                                                                          \
-        ".if %c[tail]\n\t"                                                                   \
-        ".if %c[vld2]\n\t"                                                                   \
-        "vld20.32 {q0, q1}, [%[w]]\n\t"                                                      \
-        "vld21.32 {q0, q1}, [%[w]]\n\t"                                                      \
-        ".else\n\t"                                                                          \
-        "vmsr p0, %[pred]\n\t"                                                               \
-        "add %[t], %[w], #4\n\t"                                                             \
-        "vpstt\n\t"                                                                          \
-        "vldrwt.u32 q0, [%[w], %q[off], uxtw #2]\n\t"                                        \
-        "vldrwt.u32 q1, [%[t], %q[off], uxtw #2]\n\t"                                        \
-        ".endif\n\t"                                                                         \
-        "add %[w], %[w], #8 * %c[tail]\n\t"                                                  \
-        "vmladava.s16 r2, q0, %q[xt]\n\t"                                                    \
-        "vmovlb.s8 q0, q0\n\t"                                                               \
-        "vmladava.s16 r0, q0, %q[xt]\n\t"                                                    \
-        "vmladava.s16 r6, q1, %q[xt]\n\t"                                                    \
-        "vmovlb.s8 q1, q1\n\t"                                                               \
-        "vmladava.s16 r4, q1, %q[xt]\n\t"                                                    \
-        ".endif\n\t"                                                                         \
-        ".if %c[st]\n\t"                                                                     \
-        "stm %[acc]!, {r0, r2, r4, r6}\n\t"                                                  \
-        ".endif"                                                                             \
-        : [a0] "=&r"(r_a0), [ab0] "=&r"(r_ab0), [a1] "=&r"(r_a1), [ab1] "=&r"(r_ab1),        \
-          [w] "+r"(w), [x] "+r"(r_x), [b] "+r"(b), [acc] "+r"(accp_), [t] "=&r"(r_t)         \
-        : [ng] "i"((np_) >> 2), [tail] "i"(r_tail), [vld2] "i"((vld2_) ? 1 : 0),             \
-          [st] "i"((t2_) == 0 ? 1 : 0), [xt] "w"(xt_), [off] "w"(toff), [pred] "r"(r_pred)   \
-        : "d0", "d1", "d2", "d3", "d4", "d5", "p0", "memory");                               \
+    /* three forms, so a side without tail (or with VLD2) ties up no inputs it does not use */ \
+    if (r_tail == 0u) {                                                                      \
+      __asm__ volatile(TINYRNN_MVE_GROUPS TINYRNN_MVE_STORE                                  \
+                       : TINYRNN_MVE_OUTS(accp_)                                                  \
+                       : [ng] "i"((np_) >> 2), [st] "i"((t2_) == 0 ? 1 : 0)                  \
+                       : "d0", "d1", "d2", "d3", "d4", "d5", "memory");                      \
+    } else if (vld2_) {                                                                      \
+      __asm__ volatile(TINYRNN_MVE_GROUPS                                                    \
+                       "vld20.32 {q0, q1}, [%[w]]\n\t"                                       \
+                       "vld21.32 {q0, q1}, [%[w]]\n\t" TINYRNN_MVE_TAIL TINYRNN_MVE_STORE    \
+                       : TINYRNN_MVE_OUTS(accp_)                                                  \
+                       : [ng] "i"((np_) >> 2), [tail] "i"(r_tail),                           \
+                         [st] "i"((t2_) == 0 ? 1 : 0), [xt] "w"(xt_)                         \
+                       : "d0", "d1", "d2", "d3", "d4", "d5", "memory");                      \
+    } else {                                                                                 \
+      uint32_t r_t;                                                                          \
+      __asm__ volatile(TINYRNN_MVE_GROUPS                                                    \
+                       "vmsr p0, %[pred]\n\t"                                                \
+                       "add %[t], %[w], #4\n\t"                                              \
+                       "vpstt\n\t"                                                           \
+                       "vldrwt.u32 q0, [%[w], %q[off], uxtw #2]\n\t"                         \
+                       "vldrwt.u32 q1, [%[t], %q[off], uxtw #2]\n\t" TINYRNN_MVE_TAIL        \
+                           TINYRNN_MVE_STORE                                                 \
+                       : TINYRNN_MVE_OUTS(accp_), [t] "=&r"(r_t)                                  \
+                       : [ng] "i"((np_) >> 2), [tail] "i"(r_tail),                           \
+                         [st] "i"((t2_) == 0 ? 1 : 0), [xt] "w"(xt_), [off] "w"(toff),       \
+                         [pred] "r"((uint32_t)vctp32q(r_tail))                               \
+                       : "d0", "d1", "d2", "d3", "d4", "d5", "p0", "memory");                \
+    }                                                                                        \
     if ((t2_) != 0) {                                                                        \
       int32_t *const r_o = (t2_);                                                            \
       r_o[0] = r_a0;                                                                         \
