@@ -708,8 +708,10 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rq_prod_v(int32x4_t p, int32_t m, int32_
  * (a negative offset wraps the 32-bit address to the rows below it). */
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_sig_row_v(int32x4_t v) {
   const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(v, 9));
-  const int32x4_t base = vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_u32(TINYRNN_SIG_BASE0, i));
-  const int32x4_t diff = vreinterpretq_s32_u32(vldrhq_gather_shifted_offset_u32(TINYRNN_SIG_DIFF0, i));
+  const int32x4_t base =
+      vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_u32(TINYRNN_SIG_BASE0, i));
+  const int32x4_t diff =
+      vreinterpretq_s32_u32(vldrhq_gather_shifted_offset_u32(TINYRNN_SIG_DIFF0, i));
   return vaddq_s32(base, vmulq_s32(vandq_s32(v, vdupq_n_s32(511)), diff));
 }
 
