@@ -19,7 +19,7 @@ GRU, gate order z, r, h; x int8 (input zero point folded into b_in), h8 the int8
     h16 = sat16(c + rshift15(z * (h16 - c)))        = z h + (1 - z) c
     h8  = sat8(mbqm(h16, mult_h8, shift_h8))        2^-15 -> hidden scale
 
-``state_bits=8`` (measured, not deployed) keeps only h8 as state:
+``state_bits=8`` (an option: less accurate, 2 bytes less RAM per unit) keeps only h8 as state:
 c8 = sat8(mbqm(c, mult_h8, shift_h8)); h8 = sat8(c8 + rshift15(z * (h8 - c8))).
 
 SimpleRNN: h8 = sat8(mbqm(tanh16(sat16(xg + hg)), mult_h8, shift_h8)), one gate, no b_rec.

@@ -26,8 +26,10 @@ from __future__ import annotations
 import json
 import re
 import statistics
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,9 @@ from tinyrnn.deploy.tflm_firmware import (
 from tinyrnn.deploy.tflm_lib import QEMU_BOARDS_DIR, TflmBuildError, TflmUnavailable, unavailable_reason
 
 RUNS_PER_WINDOW = 1
+# One reference at a time: a model's host build is one shared library per process (its C keeps
+# the state in statics), which the tinyrnn row and the custom-op rows of that model both load.
+_REFERENCE_LOCK = threading.Lock()
 STATIC_RAM_SECTIONS = (".data", ".bss")
 
 
@@ -182,7 +187,8 @@ def measure(model_dir: Path, env: str, target: Target, limit: int | None,
         mem = dev.memory()
         if "arena_used" in info.fields:
             row["arena_used_bytes"] = int(info.fields["arena_used"])
-    ref, what = _reference(model_dir, target, tw.x_int8, tw.x_float)
+    with _REFERENCE_LOCK:
+        ref, what = _reference(model_dir, target, tw.x_int8, tw.x_float)
     dev_out = np.array([r.output for r in results], dtype=np.int8)
     diff = np.abs(dev_out.astype(np.int32) - ref.astype(np.int32))
     differing = int(np.sum(diff.max(axis=1) > 0))
@@ -210,35 +216,56 @@ def measure(model_dir: Path, env: str, target: Target, limit: int | None,
 
 
 def run_compare(model_dirs: Iterable[Path], envs: Iterable[str], limit: int | None,
-                backends: Iterable[str] | None = None, progress: bool = True
-                ) -> list[dict[str, Any]]:
+                backends: Iterable[str] | None = None, progress: bool = True, workers: int = 1,
+                stop: threading.Event | None = None) -> list[dict[str, Any]]:
     """Every target of every model on every board; TFLM rows are skipped (with the reason in a
-    row) when TFLM cannot be built here. A failure becomes a row with its error."""
+    row) when TFLM cannot be built here. A failure becomes a row with its error.
+
+    ``workers`` targets run at once (a target's row is a PlatformIO build and a single-threaded
+    QEMU, so two fill two cores); one target's boards run in turn because they share its firmware
+    folder (the probed arena is per core). The rows' order does not depend on ``workers``:
+    model, then board, then target. Once ``stop`` is set no new row starts (the rows left out
+    are missing from the result)."""
     skip = unavailable_reason()
     wanted = set(backends) if backends else None
-    rows = []
-    for model_dir in model_dirs:
-        for env in envs:
-            for target in targets_for(Path(model_dir)):
-                if wanted is not None and target.backend not in wanted:
-                    continue
-                base = {"model": Path(model_dir).name, "board": env, "backend": target.backend,
-                        "graph": target.graph, "model_file": target.graph_file}
-                if target.backend != "tinyrnn" and skip:
-                    rows.append(base | {"status": "skipped", "detail": skip})
-                    continue
-                if progress:
-                    print(f"[compare] {base['model']} on {env}: {target.backend} "
-                          f"({target.graph})", flush=True)
-                try:
-                    row = measure(Path(model_dir), env, target, limit)
-                except (BuildError, TflmModelError, TflmBuildError, TflmUnavailable,
-                        RuntimeError, ValueError, OSError) as exc:
-                    row = base | {"status": "failed", "detail": str(exc)[-600:]}
-                rows.append(row)
-                if progress:
-                    print(f"[compare]   {_summary(row)}", flush=True)
-    return rows
+    envs = list(envs)
+    jobs = [(mi, ti, Path(m), t) for mi, m in enumerate(model_dirs)
+            for ti, t in enumerate(targets_for(Path(m)))
+            if wanted is None or t.backend in wanted]
+    # tinyrnn targets first: they need no TFLM library, which may still be compiling.
+    jobs.sort(key=lambda j: j[3].backend != "tinyrnn")
+
+    def one_target(job: tuple[int, int, Path, Target]) -> list[tuple[tuple[int, int, int], dict]]:
+        mi, ti, model_dir, target = job
+        rows = []
+        for ei, env in enumerate(envs):
+            if stop is not None and stop.is_set():
+                break
+            base = {"model": model_dir.name, "board": env, "backend": target.backend,
+                    "graph": target.graph, "model_file": target.graph_file}
+            if target.backend != "tinyrnn" and skip:
+                rows.append(((mi, ei, ti), base | {"status": "skipped", "detail": skip}))
+                continue
+            if progress:
+                print(f"[compare] {base['model']} on {env}: {target.backend} ({target.graph})",
+                      flush=True)
+            try:
+                row = measure(model_dir, env, target, limit)
+            except (BuildError, TflmModelError, TflmBuildError, TflmUnavailable,
+                    RuntimeError, ValueError, OSError) as exc:
+                row = base | {"status": "failed", "detail": str(exc)[-600:]}
+            rows.append(((mi, ei, ti), row))
+            if progress:
+                print(f"[compare]   {base['model']} on {env}, {target.backend}: {_summary(row)}",
+                      flush=True)
+        return rows
+
+    if workers <= 1:
+        done = [one_target(j) for j in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = list(pool.map(one_target, jobs))
+    return [row for _, row in sorted((kr for rows in done for kr in rows), key=lambda kr: kr[0])]
 
 
 def _summary(row: dict[str, Any]) -> str:

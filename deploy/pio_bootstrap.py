@@ -189,6 +189,14 @@ def pio_environment(core_dir: Path, base: dict[str, str] | None = None) -> dict[
         PLATFORMIO_DISABLE_UPGRADE_CHECK="true",
         PLATFORMIO_NO_ANSI="true",
     )
+    # ccache (scripts/install-toolchain.sh) in front of the Arm compilers: firmwares for different
+    # models on one board share every object but the model's, and the TFLM glue is C++ that takes
+    # seconds to parse. Its cache sits in the build tree; TINYRNN_CCACHE=0 turns it off.
+    if shutil.which("ccache") and env.get("TINYRNN_CCACHE", "1") != "0":
+        env["TINYRNN_COMPILER_LAUNCHER"] = "ccache"
+        env.setdefault("CCACHE_DIR", str(core_dir.parent / "ccache"))
+    else:
+        env.pop("TINYRNN_COMPILER_LAUNCHER", None)
     # pio runs SCons with the interpreter it was installed with; make sure the venv's bin (pio,
     # python) is found before any other PlatformIO on PATH.
     venv_bin = str(Path(sys.executable).parent)

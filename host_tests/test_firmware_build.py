@@ -4,6 +4,7 @@ does not fit the small board."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -112,3 +113,34 @@ def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(BuildError, match=r"has no tinyrnn_model\.h"):
         build("mps2-an386", empty, build_dir=tmp_path / "fw")
+
+
+def _ccache_stats(cache: Path) -> dict[str, int]:
+    out = subprocess.run(["ccache", "--print-stats"], env={**os.environ, "CCACHE_DIR": str(cache)},
+                         capture_output=True, text=True, check=True).stdout
+    return {k: int(v) for k, v in (line.split("\t") for line in out.splitlines() if "\t" in line)}
+
+
+def _image(elf: Path, out: Path) -> bytes:
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(out)], check=True)
+    return out.read_bytes()
+
+
+def test_ccache_serves_a_second_build_and_changes_no_byte(tmp_path: Path) -> None:
+    """The device link puts ccache (installed by scripts/install-toolchain.sh) in front of the
+    compilers: a second build tree of the same firmware compiles from the cache, and the flashed
+    image is byte-identical to a build without ccache."""
+    assert shutil.which("ccache"), "ccache is missing: run `bash scripts/install-toolchain.sh`"
+    cache = tmp_path / "ccache"
+    plain = build("mps2-an386", build_dir=tmp_path / "plain",
+                  extra_env={"TINYRNN_COMPILER_LAUNCHER": ""})
+    build("mps2-an386", build_dir=tmp_path / "first", extra_env={"CCACHE_DIR": str(cache)})
+    before = _ccache_stats(cache)
+    second = build("mps2-an386", build_dir=tmp_path / "second", extra_env={"CCACHE_DIR": str(cache)})
+    after = _ccache_stats(cache)
+    hits = sum(after[k] - before[k] for k in ("direct_cache_hit", "preprocessed_cache_hit"))
+    misses = after["cache_miss"] - before["cache_miss"]
+    objects = len(list((second.build_dir / "mps2-an386").rglob("*.o")))
+    assert before["cache_miss"] >= objects > 10
+    assert (hits, misses) == (objects, 0)
+    assert _image(second.elf, tmp_path / "a.bin") == _image(plain.elf, tmp_path / "b.bin")

@@ -1,6 +1,6 @@
 """The packed GRU/RNN kernels on shapes the block-of-four kernels once refused (units not a
-multiple of 4, GRU reset_after=False, stacked layers), run in QEMU on a DSP core (Cortex-M4,
-SMLAD path), a Thumb-2 core without DSP (Cortex-M3, inline-asm scalar dot), a Thumb-1 core
+multiple of 4, GRU reset_after=False, stacked layers, the int8-state GRU), run in QEMU on a DSP
+core (Cortex-M4, SMLAD path), a Thumb-2 core without DSP (Cortex-M3, inline-asm scalar dot), a Thumb-1 core
 (Cortex-M0 on micro:bit, tinyrnn_dot_pairs_t1.S) and the Cortex-M55: every output byte equals
 the numpy reference (convert/rnn_reference.py)."""
 
@@ -9,16 +9,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-from test_rnn_int8_exact import SHAPES, random_float_model, windows
+from test_rnn_int8_exact import shape_tflite, windows
 
 from tinyrnn.convert.aot import compile_model
 from tinyrnn.convert.aot.graph import read_tflite
 from tinyrnn.convert.aot.plan import lower
-from tinyrnn.convert.rnn_quant import quantize_float_model
 from tinyrnn.convert.rnn_reference import run_windows
-from tinyrnn.convert.rnn_tflite import to_tflite
 
 pytestmark = [
     pytest.mark.device,
@@ -28,14 +25,18 @@ pytestmark = [
     ),
 ]
 
-NAMES = ["gru0_t100_c6_u32_sat", "gru_t20_c6_u30", "rnn_t15_c5_u21_l2"]
+NAMES = ["gru0_t100_c6_u32_sat", "gru_t20_c6_u30", "rnn_t15_c5_u21_l2",
+         # int8-state GRU (state_bits=8): reset_after=True with 30 units, saturating weights;
+         # reset_after=False, 2 stacked layers of 21 units
+         "gru_t20_c6_u30_s8_sat", "gru0_t15_c5_u21_l2_s8"]
 # The Cortex-M55's own element-wise code (four units per Helium vector) on the remaining shapes:
 # single units, padded blocks, saturating gates, 96 units, 16 inputs (full and tail groups),
 # stacked layers.
 MVE_NAMES = ["gru_t1_c1_u1", "gru0_t5_c1_u1", "gru_t10_c3_u5", "gru0_t12_c4_u7",
              "gru_t128_c16_u16_sat", "gru_t16_c2_u96", "gru_t20_c5_u12_l2", "gru_t12_c7_u50_sat",
              "rnn_t1_c1_u1", "rnn_t30_c3_u9", "rnn_t128_c6_u32_sat", "rnn_t16_c16_u96",
-             "rnn_t24_c4_u10_l2", "rnn_t20_c6_u50"]
+             "rnn_t24_c4_u10_l2", "rnn_t20_c6_u50", "gru_t10_c3_u5_s8", "gru_t100_c6_u32_s8",
+             "gru_t20_c5_u12_l2_s8"]
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +44,8 @@ def models(tmp_path_factory) -> dict[str, tuple]:
     root = tmp_path_factory.mktemp("packed_shapes")
     out = {}
     for name in NAMES + MVE_NAMES:
-        spec = SHAPES[name]
-        calib = np.random.default_rng(1).normal(0, 1, (32, spec[2], spec[3])).astype(np.float32)
         path = root / f"{name}.tflite"
-        path.write_bytes(to_tflite(quantize_float_model(random_float_model(spec), calib,
-                                                        name=name)))
+        path.write_bytes(shape_tflite(name))
         compile_model(path, root / name, name=name)
         out[name] = (lower(read_tflite(path)), root / name)
     return out
@@ -67,7 +65,9 @@ def test_packed_shapes_on_device(models, env, tmp_path):
 
     for name in NAMES + (MVE_NAMES if env == "mps3-an547" else []):
         plan, cdir = models[name]
-        assert "_packed_step(" in (Path(cdir) / "tinyrnn_model.c").read_text()
+        code = (Path(cdir) / "tinyrnn_model.c").read_text()
+        assert "_packed_step(" in code
+        assert ("_s8_packed_step(" in code) == ("_s8" in name)
         wins = windows(plan.steps, plan.channels, 3, seed=11)
         want = run_windows(plan, wins)
         fw = build(env, cdir, build_dir=tmp_path / name)

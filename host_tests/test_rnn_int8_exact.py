@@ -1,6 +1,7 @@
 """int8 GRU / SimpleRNN: the compiled C equals the numpy reference on every output byte, for
-many shapes (units 1..96, channels 1..16, length 1..128, both reset_after, stacked layers) on
-random, saturating and smooth windows; step == invoke; reset restores the fresh state."""
+many shapes (units 1..96, channels 1..16, length 1..128, both reset_after, stacked layers, the
+GRU with an int16 or an int8 state) on random, saturating and smooth windows; step == invoke;
+reset restores the fresh state."""
 
 from __future__ import annotations
 
@@ -44,7 +45,29 @@ SHAPES = {
     "gru_t12_c7_u50_sat": ("gru", True, 12, 7, 50, 5, 1, 4.0),
     "rnn_t20_c6_u50": ("rnn", False, 20, 6, 50, 7, 1, 1.0),
     "rnn_t15_c5_u21_l2": ("rnn", False, 15, 5, 21, 4, 2, 2.0),
+    # GRU with an int8 state (quantizer state_bits=8, "_s8" in the name): h8 is the whole state
+    "gru_t10_c3_u5_s8": ("gru", True, 10, 3, 5, 4, 1, 1.0),
+    "gru0_t12_c4_u20_s8": ("gru", False, 12, 4, 20, 3, 1, 2.0),
+    "gru_t20_c6_u30_s8_sat": ("gru", True, 20, 6, 30, 7, 1, 4.0),
+    "gru_t100_c6_u32_s8": ("gru", True, 100, 6, 32, 7, 1, 1.0),
+    "gru0_t100_c6_u32_s8_sat": ("gru", False, 100, 6, 32, 7, 1, 4.0),
+    "gru_t20_c5_u12_l2_s8": ("gru", True, 20, 5, 12, 6, 2, 2.0),
+    "gru0_t15_c5_u21_l2_s8": ("gru", False, 15, 5, 21, 4, 2, 2.0),
 }
+S8 = sorted(n for n in SHAPES if "_s8" in n)
+
+
+def state_bits(name: str) -> int:
+    """GRU state width of a SHAPES entry (the SimpleRNN state is int8 whatever is passed)."""
+    return 8 if "_s8" in name else 16
+
+
+def shape_tflite(name: str) -> bytes:
+    """The custom-op .tflite of a SHAPES entry (random weights, fixed calibration sample)."""
+    spec = SHAPES[name]
+    calib = np.random.default_rng(1).normal(0, 1, (32, spec[2], spec[3])).astype(np.float32)
+    return to_tflite(quantize_float_model(random_float_model(spec), calib, name=name,
+                                          state_bits=state_bits(name)))
 
 
 def random_float_model(spec: tuple, seed: int = 0) -> FloatModel:
@@ -86,12 +109,9 @@ def windows(steps: int, channels: int, n_random: int, seed: int = 0) -> np.ndarr
 def compiled(tmp_path_factory) -> dict[str, tuple]:
     root = tmp_path_factory.mktemp("rnn_exact")
     out = {}
-    for name, spec in SHAPES.items():
-        fm = random_float_model(spec)
-        calib = np.random.default_rng(1).normal(0, 1, (32, spec[2], spec[3])).astype(np.float32)
-        data = to_tflite(quantize_float_model(fm, calib, name=name))
+    for name in SHAPES:
         path = root / f"{name}.tflite"
-        path.write_bytes(data)
+        path.write_bytes(shape_tflite(name))
         compile_model(path, root / name, name=name)
         out[name] = (lower(read_tflite(path)), root / name)
     return out
@@ -112,7 +132,8 @@ def test_c_equals_numpy_reference(compiled, name):
 
 
 @pytest.mark.parametrize("name", ["gru_t10_c3_u5", "gru0_t12_c4_u7", "rnn_t30_c3_u9",
-                                  "gru_t20_c5_u12_l2", "rnn_t24_c4_u10_l2"])
+                                  "gru_t20_c5_u12_l2", "rnn_t24_c4_u10_l2", "gru_t10_c3_u5_s8",
+                                  "gru0_t15_c5_u21_l2_s8"])
 def test_step_equals_invoke_and_reset(compiled, name):
     plan, cdir = compiled[name]
     model = HostModel(cdir, BUILD, opt="-O2")
@@ -159,7 +180,8 @@ def _run_exe(exe: Path, wins: np.ndarray, k: int, steps: int) -> np.ndarray:
     return np.frombuffer(proc.stdout, np.int8).reshape(len(wins), steps + 1, k)
 
 
-@pytest.mark.parametrize("name", ["gru0_t12_c4_u7", "gru_t20_c5_u12_l2", "rnn_t24_c4_u10_l2"])
+@pytest.mark.parametrize("name", ["gru0_t12_c4_u7", "gru_t20_c5_u12_l2", "rnn_t24_c4_u10_l2",
+                                  "gru_t20_c5_u12_l2_s8", "gru0_t15_c5_u21_l2_s8"])
 def test_sanitized_build_matches_reference(compiled, name, tmp_path):
     plan, cdir = compiled[name]
     exe = build_executable(cdir, tmp_path, cflags=[
@@ -178,15 +200,64 @@ def test_packed_kernel_for_every_shape(compiled, name):
     plan, cdir = compiled[name]
     code = (cdir / "tinyrnn_model.c").read_text()
     packed = code.count("_packed_step(")
-    generic = code.count("tinyrnn_gru_step(") + code.count("tinyrnn_rnn_step(")
+    generic = sum(code.count(f"tinyrnn_{k}_step(") for k in ("gru", "gru_s8", "rnn"))
     assert (packed, generic) == (len(plan.layers), 0)
+    ra0 = "tinyrnn_gru_ra0_s8_packed_step(" if "_s8" in name else "tinyrnn_gru_ra0_packed_step("
     if name.startswith("gru0"):
-        assert code.count("tinyrnn_gru_ra0_packed_step(") == len(plan.layers)
+        assert code.count(ra0) == len(plan.layers)
+    if "_s8" in name:  # the int8-state kernels, and no int16 state array
+        s8 = code.count("tinyrnn_gru_s8_packed_step(") + code.count(ra0)
+        assert s8 == len(plan.layers) and "int16_t s0[" not in code
+
+
+def test_int8_state_is_what_was_compiled(compiled):
+    """The int8-state shapes really are int8-state models: their plans say state_bits=8, and on
+    the long saturating windows the int16-state reference of the same weights gives other
+    outputs, which the C (equal to the int8-state reference above) therefore does not."""
+    from dataclasses import replace
+
+    differ = 0
+    for name in S8:
+        plan, _ = compiled[name]
+        assert all(la.state_bits == 8 for la in plan.layers), name
+        p16 = replace(plan, layers=[replace(la, state_bits=16) for la in plan.layers])
+        wins = windows(plan.steps, plan.channels, 50, seed=2)
+        differ += int(np.any(run_windows(plan, wins) != run_windows(p16, wins)))
+    assert differ >= 2, f"only {differ} of {len(S8)} int8-state shapes differ from int16"
+
+
+@pytest.mark.parametrize("name", ["gru_t10_c3_u5", "gru0_t12_c4_u7", "gru_t20_c6_u30_s8_sat",
+                                  "gru0_t100_c6_u32_s8_sat", "gru_t20_c5_u12_l2_s8",
+                                  "gru0_t15_c5_u21_l2_s8"])
+def test_generic_gru_kernel_bit_exact(name, tmp_path, monkeypatch):
+    """Layers outside the packed kernels' ranges fall back to tinyrnn_gru_step() /
+    tinyrnn_gru_s8_step() (the reference C): forced here, both state widths."""
+    import tinyrnn.convert.aot.emit_rnn as emit_rnn
+
+    monkeypatch.setattr(emit_rnn, "_packed_ok", lambda layer: False)
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(shape_tflite(name))
+    compile_model(path, tmp_path / "c", name=name)
+    code = (tmp_path / "c" / "tinyrnn_model.c").read_text()
+    plan = lower(read_tflite(path))
+    kernel = "tinyrnn_gru_s8_step(" if "_s8" in name else "tinyrnn_gru_step("
+    assert code.count(kernel) == len(plan.layers) and "_packed_step(" not in code
+    wins = windows(plan.steps, plan.channels, 40, seed=4)
+    want = run_windows(plan, wins)
+    model = HostModel(tmp_path / "c", tmp_path / "so", opt="-O2")
+    assert np.array_equal(np.stack([model.invoke(w) for w in wins]), want)
+    exe = build_executable(tmp_path / "c", tmp_path / "asan", cflags=[
+        "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"])
+    got = _run_exe(exe, wins[:8], plan.output_size, plan.steps)
+    assert np.array_equal(got[:, 0], want[:8]) and np.array_equal(got[:, -1], want[:8])
 
 
 @pytest.mark.parametrize("name", ["gru_t100_c6_u32", "gru0_t9_c16_u96", "rnn_t16_c16_u96",
                                   "gru_t20_c6_u30", "rnn_t15_c5_u21_l2", "gru_t10_c3_u5",
-                                  "gru0_t100_c6_u32_sat", "gru0_t12_c4_u7"])
+                                  "gru0_t100_c6_u32_sat", "gru0_t12_c4_u7", "gru_t10_c3_u5_s8",
+                                  "gru0_t12_c4_u20_s8", "gru_t20_c6_u30_s8_sat",
+                                  "gru_t100_c6_u32_s8", "gru0_t100_c6_u32_s8_sat",
+                                  "gru_t20_c5_u12_l2_s8", "gru0_t15_c5_u21_l2_s8"])
 def test_dsp_path_bit_exact_on_host(compiled, name, tmp_path):
     from test_aot_build import DSP_EMULATION
 
@@ -202,7 +273,9 @@ def test_dsp_path_bit_exact_on_host(compiled, name, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["gru_t20_c6_u30", "rnn_t15_c5_u21_l2", "gru_t10_c3_u5",
-                                  "gru0_t12_c4_u7"])
+                                  "gru0_t12_c4_u7", "gru_t10_c3_u5_s8", "gru0_t12_c4_u20_s8",
+                                  "gru_t20_c6_u30_s8_sat", "gru0_t100_c6_u32_s8_sat",
+                                  "gru_t20_c5_u12_l2_s8", "gru0_t15_c5_u21_l2_s8"])
 def test_scalar_path_bit_exact_on_host(compiled, name, tmp_path):
     """The packed kernels' scalar loop (what Cortex-M0/M3 run) on padded-unit shapes, with the
     Cortex-M0's rounded high product from 16-bit pieces (TINYRNN_MULHR16)."""
@@ -220,7 +293,8 @@ def test_cortex_m4_compile(compiled, tmp_path, dsp):
 
     flags = ["-mcpu=cortex-m4", "-mthumb", "-Os", "-std=c99", "-Wall", "-Wextra", "-Werror"]
     srcs = [RUNTIME_SRC / "tinyrnn_gru.c", RUNTIME_SRC / "tinyrnn_rnn.c"]
-    for name in ("gru_t20_c5_u12_l2", "gru0_t12_c4_u7", "rnn_t24_c4_u10_l2"):
+    for name in ("gru_t20_c5_u12_l2", "gru0_t12_c4_u7", "rnn_t24_c4_u10_l2",
+                 "gru_t20_c5_u12_l2_s8", "gru0_t15_c5_u21_l2_s8"):
         _, cdir = compiled[name]
         for src in [*srcs, cdir / "tinyrnn_model.c"]:
             args = ["arm-none-eabi-gcc", *flags, f"-I{RUNTIME_SRC}", f"-I{cdir}", "-c", str(src),

@@ -3,7 +3,8 @@ kernel variants, against independent references:
 
 * TFLM reference kernels on the board == the tflite-micro host interpreter, byte for byte;
 * TFLM + CMSIS-NN: agreement with the reference measured (exact-match rate, max LSB), and bounded;
-* TFLM running TINYRNN_GRU / TINYRNN_RNN == tinyrnn C (host build) == numpy reference;
+* TFLM running TINYRNN_GRU / TINYRNN_RNN == tinyrnn C (host build) == numpy reference,
+  also the int8-state GRU (state_bits=8);
 * streaming (one frame per `step`, state kept) == the whole window, for tinyrnn and TFLM;
 * bad input: an op the firmware cannot register and a too-small arena give errors naming the op
   or the bytes, not a hung QEMU.
@@ -203,6 +204,40 @@ def test_streaming_custom_gru_on_tflm(wins):
     step_fw = build_tflm(_step_model(tflite, "tflm-gru8-step", False), ENV, "tflm")
     streamed = _stream(step_fw.firmware.elf, wins)
     assert [s[-1] for s in streamed] == whole, "TINYRNN_GRU in TFLM: step path != infer"
+
+
+@pytest.mark.parametrize("reset_after,layers", [(True, 1), (False, 2)], ids=["ra1", "ra0-l2"])
+def test_custom_gru_int8_state_on_tflm(reset_after, layers, wins):
+    """TINYRNN_GRU with custom option state_bits=8 runs the int8-state kernel inside TFLM (one
+    layer; and two stacked layers with return_sequences): equal to the numpy reference, which
+    differs from the int16-state reference of the same weights on these windows."""
+    from dataclasses import replace
+
+    from test_rnn_int8_exact import random_float_model
+
+    from tinyrnn.convert.aot.graph import read_tflite
+    from tinyrnn.convert.aot.plan import lower
+    from tinyrnn.convert.rnn_quant import quantize_float_model
+    from tinyrnn.convert.rnn_reference import run_windows
+    from tinyrnn.convert.rnn_tflite import to_tflite
+    from tinyrnn.deploy.tflm_firmware import build_tflm
+
+    name = f"tflm-gru{UNITS}-s8-{'ra1' if reset_after else 'ra0'}-l{layers}"
+    spec = ("gru", reset_after, STEPS, CHANNELS, UNITS, CLASSES, layers, 4.0)
+    calib = np.random.default_rng(1).normal(0, 1, (32, STEPS, CHANNELS)).astype(np.float32)
+    tflite = CACHE / "s8" / f"{name}.tflite"
+    tflite.parent.mkdir(parents=True, exist_ok=True)
+    tflite.write_bytes(to_tflite(quantize_float_model(random_float_model(spec), calib,
+                                                      name=name, state_bits=8)))
+    plan = lower(read_tflite(tflite))
+    assert [la.state_bits for la in plan.layers] == [8] * layers
+    want = run_windows(plan, np.stack(wins))
+    p16 = replace(plan, layers=[replace(la, state_bits=16) for la in plan.layers])
+    assert np.any(run_windows(p16, np.stack(wins)) != want), "windows do not tell 8 from 16"
+    fw = build_tflm(_tflm_model(tflite, name, host_arena=False), ENV, "tflm")
+    outs, _, _ = _run(fw.firmware.elf, wins)
+    for i, got in enumerate(outs):
+        assert got == want[i].tolist(), f"window {i}: TFLM {got} != numpy {want[i].tolist()}"
 
 
 def test_cmsis_nn_lstm_streaming_starts_each_invoke_from_zero_state(lstm, lstm_runs, wins):

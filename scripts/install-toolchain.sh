@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the firmware side needs (Arm GCC, newlib, libstdc++, QEMU, CMake)
-# if any is missing.
+# Installs the Debian packages the firmware side needs (Arm GCC, newlib, libstdc++, QEMU, CMake,
+# ccache) if any is missing.
 # Idempotent: a machine that already has them is left alone.
 set -euo pipefail
 need=()
@@ -10,6 +10,9 @@ command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v cmake >/dev/null || need+=(cmake)
 [ -f /usr/lib/arm-none-eabi/newlib/libc.a ] || [ -d /usr/lib/arm-none-eabi/lib ] \
   || need+=(libnewlib-arm-none-eabi)
+# ccache: firmware builds for many models on one board share every object but the model's
+# (deploy/pio_bootstrap.py puts it in front of the Arm compilers; builds work without it).
+command -v ccache >/dev/null || need+=(ccache)
 # C++ headers and libstdc++ for newlib: the TFLM backend (deploy/tflm_lib.py) is C++.
 compgen -G "/usr/include/newlib/c++/*/cstdint" >/dev/null \
   || need+=(libstdc++-arm-none-eabi-newlib)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +27,8 @@ from tinyrnn.train.sources import load_dataset
 # Windows per (model, board, backend) in the tinyrnn-vs-TFLM table: 13 firmwares per board;
 # `tinyrnn device eval MODEL --backend tflm` streams the whole test set.
 COMPARE_WINDOWS = 50
+# Targets measured at once: each is a firmware build then one single-threaded QEMU.
+COMPARE_WORKERS = 2
 
 
 def train_step(dataset: str, cells: list[str], seeds: list[int], units: int, layers: int,
@@ -130,11 +133,13 @@ def compare_envs() -> tuple[str, ...]:
     return tuple(env for env in QEMU_ENVS if not board(env).real_chip)
 
 
-def compare_step(model_dirs: list[Path], root: Path) -> list[dict]:
+def compare_step(model_dirs: list[Path], root: Path,
+                 stop: threading.Event | None = None) -> list[dict]:
     """Every backend on every emulated board -> report/device_compare.json."""
     from tinyrnn.deploy.device_compare import run_compare, write_compare
 
-    rows = run_compare(model_dirs, compare_envs(), COMPARE_WINDOWS)
+    rows = run_compare(model_dirs, compare_envs(), COMPARE_WINDOWS, workers=COMPARE_WORKERS,
+                       stop=stop)
     print(f"[compare] {write_compare(rows, root / 'report' / 'device_compare.json')}", flush=True)
     return rows
 
@@ -159,6 +164,46 @@ def sweep_step(root: Path, preset: str = "reduced") -> None:
     print(f"[sweep] {preset}: {out.complete}/{out.total} trials in {out.seconds:.0f} s", flush=True)
 
 
+def _device_lane(first_seed: list[Path], root: Path, phase, failures: list[str],
+                 main_job: bool, stop: threading.Event) -> None:
+    """The device work on the first seed's models: the Cortex-M4 evaluation and the LSTM bench;
+    in the main job also tinyrnn vs TFLM on every FPGA board and every board's budgets.
+    Failures are collected, never raised: the host results and the report go on."""
+    phase(f"3/5 emulated Cortex-M4: {len(first_seed)} models, {DEVICE_WINDOWS} test windows each")
+    for model_dir in first_seed:
+        try:
+            device_step(model_dir, DEVICE_WINDOWS)
+        except RuntimeError as e:  # build, link or board errors: report, keep the host results
+            print(f"[device] {model_dir.name}: FAILED: {e}", flush=True)
+            failures.append(model_dir.name)
+    for model_dir in (d for d in first_seed if ModelFolder(d).cell() == "lstm"):
+        phase(f"tinyrnn vs TFLM on {model_dir.name}: RAM, code size, host speed, instructions")
+        try:
+            bench_step(model_dir, root)
+        except (RuntimeError, OSError) as e:
+            print(f"[bench] {model_dir.name}: FAILED: {e}", flush=True)
+            failures.append(f"bench {model_dir.name}")
+    if not main_job or stop.is_set():
+        return
+    phase(f"tinyrnn vs TFLM (reference and CMSIS-NN kernels) on the Arm FPGA boards: "
+          f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each")
+    try:
+        compare_step(first_seed, root, stop)
+    except Exception as e:  # a thread's exception would be lost: name the step, go on
+        print(f"[compare] FAILED: {e}", flush=True)
+        failures.append("compare")
+    if stop.is_set():
+        return
+    phase("every emulated board: size and instruction budgets (untrained smartwatch-shaped "
+          "models)")
+    try:
+        budget_step(root)
+    except Exception as e:
+        print(f"[budget] FAILED: {e}", flush=True)
+        failures.append("budget")
+    phase("device lane done")
+
+
 def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
             epochs: int | None = None, units: int = MAIN_UNITS, force: bool = False,
             dataset: str = MAIN_DATASET,
@@ -176,6 +221,10 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
 
     cells = list(cells)
     main_job = dataset == MAIN_DATASET
+    stop_lane = threading.Event()
+    lane: threading.Thread | None = None
+    device_failures: list[str] = []
+    memory: list[Path] = []
     # The comparison's TFLM libraries compile beside training, at low priority.
     tflm_build = start_background_build(compare_envs()) if main_job else None
     if tflm_build is not None:
@@ -184,61 +233,42 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
     try:
         phase(f"1/5 train {', '.join(cells)} on {dataset}, seeds {list(seeds)}")
         watch = train_step(dataset, cells, list(seeds), units, layers, epochs, root, force)
-        phase(f"2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)")
-        for i, model_dir in enumerate(watch, start=1):
-            print(f"[deploy] model {i}/{len(watch)}: {model_dir.name}", flush=True)
-            seed = ModelFolder(model_dir).config()["train"]["seed"]
-            deploy_steps(model_dir, force, probe_crashes=seed == seeds[0])
         first_seed = [d for d in watch if ModelFolder(d).config()["train"]["seed"] == seeds[0]]
-        phase(f"3/5 emulated Cortex-M4: {len(first_seed)} models, {DEVICE_WINDOWS} test windows "
-              "each")
-        device_failures = []
-        for model_dir in first_seed:
-            try:
-                device_step(model_dir, DEVICE_WINDOWS)
-            except RuntimeError as e:  # build, link or board errors: report, keep the host results
-                print(f"[device] {model_dir.name}: FAILED: {e}", flush=True)
-                device_failures.append(model_dir.name)
-        lstm0 = [d for d in first_seed if ModelFolder(d).cell() == "lstm"]
-        for model_dir in lstm0:
-            phase(f"tinyrnn vs TFLM on {model_dir.name}: RAM, code size, host speed, "
-                  "instructions")
-            try:
-                bench_step(model_dir, root)
-            except (RuntimeError, OSError) as e:
-                print(f"[bench] {model_dir.name}: FAILED: {e}", flush=True)
-                device_failures.append(f"bench {model_dir.name}")
-        memory = []
-        if main_job:
-            phase(f"tinyrnn vs TFLM (reference and CMSIS-NN kernels) on the Arm FPGA boards: "
-                  f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each")
-            try:
-                compare_step(first_seed, root)
-            except RuntimeError as e:
-                print(f"[compare] FAILED: {e}", flush=True)
-                device_failures.append("compare")
-            phase("every emulated board: size and instruction budgets (untrained "
-                  "smartwatch-shaped models)")
-            try:
-                budget_step(root)
-            except RuntimeError as e:
-                print(f"[budget] FAILED: {e}", flush=True)
-                device_failures.append("budget")
+        rest = [d for d in watch if d not in first_seed]
+        phase(f"2/5 convert, C arrays, cards, host evaluation ({len(watch)} models)")
+        for i, model_dir in enumerate(first_seed + rest, start=1):
+            print(f"[deploy] model {i}/{len(watch)}: {model_dir.name}", flush=True)
+            deploy_steps(model_dir, force, probe_crashes=model_dir in first_seed)
+            if main_job and i == len(first_seed):
+                # Two lanes from here: the device lane (firmware builds, QEMU) in a thread beside
+                # the host lane (conversions, training), which leaves most of a core idle.
+                lane = threading.Thread(target=_device_lane, name="device-lane", args=(
+                    first_seed, root, phase, device_failures, True, stop_lane))
+                lane.start()
+        if lane is None:
+            _device_lane(first_seed, root, phase, device_failures, False, stop_lane)
+        else:
             for memory_set in MEMORY_DATASETS:
                 phase(f"4/5 long-memory task {memory_set}: float accuracy per cell")
-                memory += train_step(memory_set, cells, list(seeds), units, 1, epochs, root, force,
-                                     learning_rate=RECALL_LEARNING_RATE, max_steps=RECALL_MAX_STEPS,
-                                     patience_steps=RECALL_MAX_STEPS)
+                memory += train_step(memory_set, cells, list(seeds), units, 1, epochs, root,
+                                     force, learning_rate=RECALL_LEARNING_RATE,
+                                     max_steps=RECALL_MAX_STEPS, patience_steps=RECALL_MAX_STEPS)
             phase("reduced cost-accuracy frontier (`tinyrnn sweep --preset frontier` for the full "
                   "one)")
             try:
                 sweep_step(root)
-            except (RuntimeError, ValueError, OSError) as e:  # the report still shows what finished
+            except (RuntimeError, ValueError, OSError) as e:  # the report shows what finished
                 print(f"[sweep] FAILED: {e}", flush=True)
                 device_failures.append("sweep")
+            if lane.is_alive():
+                print("[lanes] host lane done; waiting for the device lane", flush=True)
+            lane.join()
         phase(f"5/5 report ({len(watch) + len(memory)} models)")
         path = write_report(root)
     finally:
+        if lane is not None and lane.is_alive():  # Ctrl-C or an error: stop after the current row
+            stop_lane.set()
+            lane.join()
         stop_background_build(tflm_build)
     print(f"done in {time.monotonic() - start:.0f} s: {path}")
     if device_failures:

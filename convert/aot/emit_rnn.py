@@ -40,7 +40,20 @@ def is_recurrent_plan(plan: ModelPlan) -> bool:
 
 
 def _needs_scratch(layer: RecurrentLayer) -> bool:
-    return layer.cell == "rnn" or not layer.reset_after
+    return layer.cell == "rnn" or not layer.reset_after or _state8(layer)
+
+
+def _state8(layer: RecurrentLayer) -> bool:
+    """A GRU whose state is its int8 hidden vector (quantizer state_bits=8): no int16 array."""
+    return layer.cell == "gru" and layer.state_bits == 8
+
+
+def _generic_scratch(layer: RecurrentLayer) -> int:
+    """Bytes of the generic kernel's scratch: RNN h', GRU reset_after=False rh8; the int8-state
+    GRU adds its h' (tinyrnn_gru_s8_step: the products read the old h8)."""
+    if _state8(layer) and not layer.reset_after:
+        return 2 * layer.units
+    return layer.units
 
 
 def _rq_ok(bound: int, shift: int) -> bool:
@@ -52,8 +65,6 @@ def _rq_ok(bound: int, shift: int) -> bool:
 def _packed_ok(la: RecurrentLayer) -> bool:
     """Range conditions of tinyrnn_{gru,rnn}_packed.h; False -> the generic kernel."""
     if _units4(la.units) > 252 or la.input_size > 254:
-        return False
-    if la.cell == "gru" and la.state_bits != 16:
         return False
     for g in range(la.gates):
         for w, b, shift in ((la.w_in[g], la.b_in[g], la.shift_in[g]),
@@ -140,16 +151,17 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     s = symbols
     layers: list[RecurrentLayer] = list(plan.layers)
     for layer in layers:
-        if layer.cell == "gru" and layer.state_bits != 16:
-            raise ValueError("the C GRU kernel keeps an int16 state; state_bits=8 exists only "
-                             "in the numpy reference (as a measured alternative)")
+        if layer.cell == "gru" and layer.state_bits not in (8, 16):
+            raise ValueError(f"GRU state_bits {layer.state_bits}: the C kernels keep an int16 "
+                             "or an int8 state")
     L = len(layers)
-    # Scratch slot i: layer i's step (RNN h', GRU reset_after=False r*h); head op k at L+k.
+    # Scratch slot i: layer i's step (RNN h', GRU reset_after=False r*h, int8-state GRU h');
+    # head op k at L+k.
     packed = [_pack_layer(la) for la in layers]
     packed_cells = {la.cell for p, la in zip(packed, layers, strict=True) if p is not None}
     # packed kernels: int16 input pairs (stored twice over for the portable path)
     buffers = [Buffer(f"rec{i}", _packed_scratch(la), i, i)
-               if packed[i] is not None else Buffer(f"rec{i}", la.units, i, i)
+               if packed[i] is not None else Buffer(f"rec{i}", _generic_scratch(la), i, i)
                for i, la in enumerate(layers) if packed[i] is not None or _needs_scratch(la)]
     for k in range(len(plan.head) - 1):
         op = plan.head[k]
@@ -157,9 +169,10 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
         buffers.append(Buffer(f"head{k}", size, L + k, L + k + 1))
     offsets, arena_bytes = plan_arena(buffers)
     su = [_state_units(la, p is not None) for la, p in zip(layers, packed, strict=True)]
-    state_bytes = sum(3 * su[i] if la.cell == "gru" else su[i] for i, la in enumerate(layers))
-    state_bytes = (state_bytes + 1) // 2 * 2 if any(la.cell == "gru" for la in layers) \
-        else state_bytes
+    # int16-state GRU: s (int16) + h8; int8-state GRU and RNN: h8 only.
+    gru16 = [la.cell == "gru" and not _state8(la) for la in layers]
+    state_bytes = sum(3 * su[i] if gru16[i] else su[i] for i in range(L))
+    state_bytes = (state_bytes + 1) // 2 * 2 if any(gru16) else state_bytes
 
     c: list[str] = []
     weight_bytes = 0
@@ -221,6 +234,7 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
             continue
         c.append(f"/* {la.cell.upper()} layer {i}: {n} inputs, {U} units"
                  + (f", reset_after={int(la.reset_after)}" if la.cell == "gru" else "")
+                 + (", int8 state" if _state8(la) else "")
                  + ("; gate-major z, r, h" if la.cell == "gru" else "") + ". */\n")
         c.append(_array("int8_t", f"k_l{i}_w_in", la.w_in, 24))
         c.append(_array("int8_t", f"k_l{i}_w_rec", la.w_rec, 24))
@@ -253,10 +267,15 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     weight_bytes += head_weights
     descriptor_bytes += head_descriptors
 
-    c.append(f"/* Recurrent state ({s.macro('STATE_BYTES')}): GRU int16 states (Q0.15), "
-             "then the int8 hidden vectors. */\n")
+    if any(_state8(la) for la in layers):
+        c.append(f"/* Recurrent state ({s.macro('STATE_BYTES')}): int16 GRU states (Q0.15) "
+                 "if any, then the int8 hidden vectors (the whole state of an int8-state GRU "
+                 "and of an RNN). */\n")
+    else:
+        c.append(f"/* Recurrent state ({s.macro('STATE_BYTES')}): GRU int16 states (Q0.15), "
+                 "then the int8 hidden vectors. */\n")
     c.append("static struct {\n")
-    c.extend(f"  int16_t s{i}[{su[i]}];\n" for i, la in enumerate(layers) if la.cell == "gru")
+    c.extend(f"  int16_t s{i}[{su[i]}];\n" for i in range(L) if gru16[i])
     c.extend(f"  int8_t h{i}[{su[i]}];\n" for i, la in enumerate(layers))
     c.append("} s_state;\n")
     c.append(f"typedef char {s.fn('check_state_')}[(sizeof(s_state) == "
@@ -274,12 +293,18 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     prev = "frame"
     for i, la in enumerate(layers):
         scratch = f"ARENA({offsets[f'rec{i}']})" if f"rec{i}" in offsets else "0"
-        if packed[i] is not None and la.cell == "gru":
+        if packed[i] is not None and _state8(la):
+            kernel = ("tinyrnn_gru_s8_packed_step" if la.reset_after
+                      else "tinyrnn_gru_ra0_s8_packed_step")
+            c.append(f"  {kernel}(&k_l{i}, {prev}, s_state.h{i}, {scratch});\n")
+        elif packed[i] is not None and la.cell == "gru":
             kernel = "tinyrnn_gru_packed_step" if la.reset_after else "tinyrnn_gru_ra0_packed_step"
             c.append(f"  {kernel}(&k_l{i}, {prev}, s_state.s{i}, s_state.h{i}, "
                      f"{scratch});\n")
         elif packed[i] is not None:
             c.append(f"  tinyrnn_rnn_packed_step(&k_l{i}, {prev}, s_state.h{i}, {scratch});\n")
+        elif _state8(la):
+            c.append(f"  tinyrnn_gru_s8_step(&k_l{i}, {prev}, s_state.h{i}, {scratch});\n")
         elif la.cell == "gru":
             c.append(f"  tinyrnn_gru_step(&k_l{i}, {prev}, s_state.s{i}, s_state.h{i}, "
                      f"{scratch});\n")
@@ -291,7 +316,9 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
     c.append(f"void {s.fn('reset')}(void) {{\n")
     for i, la in enumerate(layers):
         pk = "_packed" if packed[i] is not None else ""
-        if la.cell == "gru":
+        if _state8(la):
+            c.append(f"  tinyrnn_gru_s8{pk}_reset(&k_l{i}, s_state.h{i});\n")
+        elif la.cell == "gru":
             c.append(f"  tinyrnn_gru{pk}_reset(&k_l{i}, s_state.s{i}, s_state.h{i});\n")
         else:
             c.append(f"  tinyrnn_rnn{pk}_reset(&k_l{i}, s_state.h{i});\n")

@@ -13,6 +13,8 @@
 // previous Invoke left, and the interpreter's Reset() clears it through the op's reset hook --
 // the same contract as TFLite's fused LSTM and its variable tensors. So a window model after
 // Reset() computes reset + all steps, and a one-step model (T = 1) streams frame by frame.
+// custom_options state_bits selects the GRU kernel: 16 (default) the int16 state,
+// 8 the int8 state (tinyrnn_gru_s8_step); any other width is refused in Prepare.
 #if defined(TINYRNN_BACKEND_TFLM)
 
 #include <string.h>
@@ -39,11 +41,13 @@ constexpr double kActScale = 1.0 / 32768.0;   // Q0.15 activations and GRU state
 
 struct OpData {
   bool gru;
+  bool state8;     // GRU with an int8 state (state_bits 8): h8 is the whole state
+  int state_bits;  // as read from custom_options (0 when absent: the int16 default)
   bool return_sequences;
   int steps;
   tinyrnn_gru_t gru_layer;
   tinyrnn_rnn_t rnn_layer;
-  uint8_t *state;  // persistent: int16 state (GRU) + int8 hidden + int8 step scratch
+  uint8_t *state;  // persistent: int16 state (int16-state GRU) + int8 hidden + int8 step scratch
 };
 
 void Quantize(double real, int32_t *mult, int32_t *shift) {
@@ -59,6 +63,8 @@ void *Init(TfLiteContext *context, const char *buffer, size_t length) {
   data->gru = m["cell"].AsString().str() == "gru";
   data->return_sequences = m["return_sequences"].AsBool();
   data->gru_layer.reset_after = m["reset_after"].AsBool() ? 1 : 0;
+  data->state_bits = m["state_bits"].AsInt32();
+  data->state8 = data->gru && data->state_bits == 8;
   return data;
 }
 
@@ -66,7 +72,9 @@ void Reset(TfLiteContext *context, void *buffer) {
   (void)context;
   OpData *data = static_cast<OpData *>(buffer);
   if (data->state == nullptr) return;
-  if (data->gru) {
+  if (data->state8) {
+    tinyrnn_gru_s8_reset(&data->gru_layer, reinterpret_cast<int8_t *>(data->state));
+  } else if (data->gru) {
     const int units = data->gru_layer.units;
     tinyrnn_gru_reset(&data->gru_layer, reinterpret_cast<int16_t *>(data->state),
                       reinterpret_cast<int8_t *>(data->state + 2 * units));
@@ -85,6 +93,10 @@ TfLiteStatus Prepare(TfLiteContext *context, TfLiteNode *node) {
   TfLiteTensor *b_rec = mc->AllocateTempInputTensor(node, kBRec);  // null when absent
   TfLiteTensor *h = mc->AllocateTempOutputTensor(node, 0);
   TF_LITE_ENSURE(context, x && w_in && w_rec && b_in && h);
+  if (data->gru && data->state_bits != 0 && data->state_bits != 8 && data->state_bits != 16) {
+    MicroPrintf("TINYRNN_GRU: state_bits %d not supported (8 or 16)", data->state_bits);
+    return kTfLiteError;
+  }
   TF_LITE_ENSURE_TYPES_EQ(context, x->type, kTfLiteInt8);
   TF_LITE_ENSURE_TYPES_EQ(context, w_in->type, kTfLiteInt8);
   TF_LITE_ENSURE_TYPES_EQ(context, h->type, kTfLiteInt8);
@@ -147,7 +159,9 @@ TfLiteStatus Prepare(TfLiteContext *context, TfLiteNode *node) {
     l->shift_h8 = shift_h8;
   }
   // Persistent, so the state outlives the Invoke (an arena scratch buffer would be reused).
-  const size_t bytes = (data->gru ? 2u * units : 0u) + 2u * units;
+  // int16-state GRU: h16, h8, scratch (rh8); int8-state GRU: h8, scratch (rh8, new h8);
+  // SimpleRNN: h8, scratch (new h8).
+  const size_t bytes = data->state8 ? 3u * units : (data->gru ? 2u * units : 0u) + 2u * units;
   data->state = static_cast<uint8_t *>(context->AllocatePersistentBuffer(context, bytes));
   TF_LITE_ENSURE(context, data->state != nullptr);
   Reset(context, data);  // persistent memory starts undefined
@@ -168,7 +182,16 @@ TfLiteStatus Eval(TfLiteContext *context, TfLiteNode *node) {
   int8_t *out = tflite::micro::GetTensorData<int8_t>(h);
   const int n_in = x->dims->data[2];
   uint8_t *scratch = data->state;
-  if (data->gru) {
+  if (data->state8) {
+    const int units = data->gru_layer.units;
+    int8_t *h8 = reinterpret_cast<int8_t *>(scratch);
+    int8_t *tmp = h8 + units;
+    for (int t = 0; t < data->steps; ++t) {
+      tinyrnn_gru_s8_step(&data->gru_layer, in + t * n_in, h8, tmp);
+      if (data->return_sequences) memcpy(out + t * units, h8, units);
+    }
+    if (!data->return_sequences) memcpy(out, h8, units);
+  } else if (data->gru) {
     const int units = data->gru_layer.units;
     int16_t *h16 = reinterpret_cast<int16_t *>(scratch);
     int8_t *h8 = reinterpret_cast<int8_t *>(scratch + 2 * units);

@@ -14,8 +14,11 @@
  *   h16 = sat16(c + rshift15(z * (h16 - c)))             z h + (1 - z) c, |z * (h - c)| < 2^31
  *   h8  = sat8(mbqm(h16, mult_h8, shift_h8))             after all units (the products read
  *                                                        the previous h8)
+ * int8 state (tinyrnn_gru_s8_step, state_bits 8), no h16, after all units:
+ *   c8  = sat8(mbqm(c, mult_h8, shift_h8));  h8 = sat8(c8 + rshift15(z * (h8 - c8)))
  * Four units of a gate are four consecutive rows: one tinyrnn_dot4_s8 pass (DSP on Cortex-M)
- * serves them. No buffer for h' is needed: h16 is updated in place and h8 rewritten at the end.
+ * serves them. With the int16 state no buffer for h' is needed: h16 is updated in place and h8
+ * rewritten at the end; the int8 state writes h' to scratch first.
  */
 #include <string.h>
 
@@ -37,8 +40,14 @@ static int16_t rq(int32_t acc, int32_t mult, int32_t shift) {
   return tinyrnn_sat16(tinyrnn_mbqm(acc, mult, shift));
 }
 
-void tinyrnn_gru_step(const tinyrnn_gru_t *layer, const int8_t *x, int16_t *h16, int8_t *h8,
-                      int8_t *scratch) {
+static int8_t sat8(int32_t v) {
+  return (int8_t)(v > 127 ? 127 : (v < -128 ? -128 : v));
+}
+
+/* Both state widths: h16 != 0 updates the int16 state in place; h16 == 0 (int8 state) writes
+ * the new h8 to h8_next, copied over h8 at the end. scratch: rh8 (reset_after == 0). */
+static void gru_step(const tinyrnn_gru_t *layer, const int8_t *x, int16_t *h16, int8_t *h8,
+                     int8_t *scratch, int8_t *h8_next) {
   const uint16_t n_in = layer->input_size;
   const uint16_t n = layer->units;
   uint16_t j0;
@@ -91,18 +100,41 @@ void tinyrnn_gru_step(const tinyrnn_gru_t *layer, const int8_t *x, int16_t *h16,
         a += rec_h;
       }
       c = tinyrnn_tanh_s16(tinyrnn_sat16(a), -12);
-      hv = (int32_t)c +
-           tinyrnn_rdbypot((int32_t)z * ((int32_t)h16[j0 + k] - (int32_t)c), 15);
-      h16[j0 + k] = tinyrnn_sat16(hv);
+      if (h16 != 0) {
+        hv = (int32_t)c +
+             tinyrnn_rdbypot((int32_t)z * ((int32_t)h16[j0 + k] - (int32_t)c), 15);
+        h16[j0 + k] = tinyrnn_sat16(hv);
+      } else {
+        const int32_t c8 = sat8(tinyrnn_mbqm((int32_t)c, layer->mult_h8, layer->shift_h8));
+        hv = c8 + tinyrnn_rdbypot((int32_t)z * ((int32_t)h8[j0 + k] - c8), 15);
+        h8_next[j0 + k] = sat8(hv);
+      }
     }
   }
-  for (j = 0; j < n; ++j) {
-    const int32_t v = tinyrnn_mbqm((int32_t)h16[j], layer->mult_h8, layer->shift_h8);
-    h8[j] = (int8_t)(v > 127 ? 127 : (v < -128 ? -128 : v));
+  if (h16 == 0) {
+    memcpy(h8, h8_next, n);
+    return;
   }
+  for (j = 0; j < n; ++j) {
+    h8[j] = sat8(tinyrnn_mbqm((int32_t)h16[j], layer->mult_h8, layer->shift_h8));
+  }
+}
+
+void tinyrnn_gru_step(const tinyrnn_gru_t *layer, const int8_t *x, int16_t *h16, int8_t *h8,
+                      int8_t *scratch) {
+  gru_step(layer, x, h16, h8, scratch, 0);
+}
+
+void tinyrnn_gru_s8_step(const tinyrnn_gru_t *layer, const int8_t *x, int8_t *h8,
+                         int8_t *scratch) {
+  gru_step(layer, x, 0, h8, scratch, layer->reset_after ? scratch : scratch + layer->units);
 }
 
 void tinyrnn_gru_reset(const tinyrnn_gru_t *layer, int16_t *h16, int8_t *h8) {
   memset(h16, 0, (uint32_t)layer->units * sizeof(int16_t));
+  memset(h8, 0, layer->units);
+}
+
+void tinyrnn_gru_s8_reset(const tinyrnn_gru_t *layer, int8_t *h8) {
   memset(h8, 0, layer->units);
 }

@@ -35,6 +35,14 @@ void tinyrnn_gru_step(const tinyrnn_gru_t *layer, const int8_t *x, int16_t *h16,
                       int8_t *scratch);
 void tinyrnn_gru_reset(const tinyrnn_gru_t *layer, int16_t *h16, int8_t *h8);
 
+/* The int8-state GRU (quantizer state_bits=8): h8 [units] is the whole state; per unit
+ * c8 = sat8(mbqm(c, mult_h8, shift_h8)), h8 = sat8(c8 + rshift15(z * (h8 - c8))).
+ * scratch: `units` bytes (the new h8, as the products read the old one), 2 * `units` with
+ * reset_after == 0 (rh8 first). */
+void tinyrnn_gru_s8_step(const tinyrnn_gru_t *layer, const int8_t *x, int8_t *h8,
+                         int8_t *scratch);
+void tinyrnn_gru_s8_reset(const tinyrnn_gru_t *layer, int8_t *h8);
+
 #ifdef __cplusplus
 }
 #endif

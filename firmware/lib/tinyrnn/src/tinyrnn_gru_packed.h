@@ -23,6 +23,12 @@
  *   conditions of tinyrnn_lstm_packed.h for every gate); rshift15(v) for |v| < 2^31 - 2^14 is
  *   (v + 2^14 + (v >> 31)) >> 15 (round half away from zero, as RoundingDivideByPOT);
  *   |z * (h16 - c)| <= 32767 * 65535 and |r * rec| <= 2^30 satisfy it.
+ *
+ * int8-state variant (tinyrnn_gru_s8_packed_step, quantizer state_bits=8): the same schedule
+ * and weights, no h16; per unit c8 = sat8(mbqm(c, mult_h8, shift_h8)),
+ * h8 = sat8(c8 + rshift15(z * (h8 - c8))) (rnn_reference.py gru_step, state_bits 8). h8 is
+ * still rewritten in place: the products read the int16 pairs packed before the first block.
+ * Both variants are one inline body with a constant flag, so the int16 path compiles as before.
  */
 #ifndef TINYRNN_GRU_PACKED_H
 #define TINYRNN_GRU_PACKED_H
@@ -65,18 +71,37 @@ TINYRNN_ALWAYS_INLINE int32_t tinyrnn_rshift15(int32_t v) {
 #define TINYRNN_GRU_SIGB(ai2, ar2, g) \
   tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_GRU_RQB(ai2, g) + TINYRNN_GRU_RQ(ar2, rec, g)))
 
+/* The state update of one unit from its candidate c (Q0.15) and z. s8 == 0: int16 state,
+ *   h16 = sat16(c + rshift15(z * (h16 - c))), h8 = sat8(mbqm(h16, mult_h8, shift_h8));
+ * s8 == 1 (state_bits 8, h16 unused; a constant at every call, so the test costs nothing):
+ *   c8 = sat8(mbqm(c, mult_h8, shift_h8)), h8 = sat8(c8 + rshift15(z * (h8 - c8))),
+ *   |z * (h8 - c8)| <= 32767 * 255 inside tinyrnn_rshift15's range. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_update(const tinyrnn_gru_packed_t *L, int32_t c,
+                                                     int32_t z, int16_t *h16, int8_t *h8,
+                                                     int s8) {
+  if (!s8) {
+    const int32_t hv = tinyrnn_ssat16(c + tinyrnn_rshift15(z * ((int32_t)*h16 - c)));
+    *h16 = (int16_t)hv;
+    *h8 = (int8_t)tinyrnn_ssat8(tinyrnn_rq2(2 * hv, L->mult_h8, L->lsh_h8, L->rsh_h8));
+  } else {
+    const int32_t c8 = tinyrnn_ssat8(tinyrnn_rq2(2 * c, L->mult_h8, L->lsh_h8, L->rsh_h8));
+    *h8 = (int8_t)tinyrnn_ssat8(c8 + tinyrnn_rshift15(z * ((int32_t)*h8 - c8)));
+  }
+}
+
 /* The candidate and state update of one unit: xh = rq_in of gate h (int16), ar2 the doubled
  * recurrent accumulator of gate h; writes h16 and h8 of the unit. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_unit(const tinyrnn_gru_packed_t *L, int32_t xh,
                                                    int32_t ar2, int32_t z, int32_t r,
-                                                   int16_t *h16, int8_t *h8) {
+                                                   int16_t *h16, int8_t *h8, int s8) {
   const int32_t rec = TINYRNN_GRU_RQ(ar2, rec, 2);
   const int32_t a = tinyrnn_ssat16(xh + tinyrnn_ssat16(tinyrnn_rshift15(r * rec)));
   const int32_t c = tinyrnn_tanh_fast(a, -12);
-  const int32_t hv = tinyrnn_ssat16(c + tinyrnn_rshift15(z * ((int32_t)*h16 - c)));
-  *h16 = (int16_t)hv;
-  *h8 = (int8_t)tinyrnn_ssat8(tinyrnn_rq2(2 * hv, L->mult_h8, L->lsh_h8, L->rsh_h8));
+  tinyrnn_gru_packed_update(L, c, z, h16, h8, s8);
 }
+
+/* h16 + k, or h16 itself (0) for the int8 state: no arithmetic on a null pointer. */
+#define TINYRNN_GRU_H16_AT(h16, k, s8) ((s8) ? (h16) : (h16) + (k))
 
 #if TINYRNN_PACKED_MVE
 /* Helium: the dots as in the scalar loop below, their raw sums collected per block, then every
@@ -87,7 +112,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_unit(const tinyrnn_gru_packed_t *L
  * rshift15 is tinyrnn_rdbypot_v(v, 15) under the same ranges as the scalar code. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_t *L,
                                                        const uint32_t *xi, const uint32_t *xr,
-                                                       int16_t *h16, int8_t *h8) {
+                                                       int16_t *h16, int8_t *h8, int s8) {
   int32_t zr[2][8];
   int32_t hh[2][4];
   const uint32_t *w = (const uint32_t *)(const void *)L->w;
@@ -100,7 +125,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_
   /* an input side's tail may read (VLD2) into the recurrent side's weights that follow */
   const int vld2 = 2u * L->rec_pairs >= 8u - 2u * (L->in_pairs & 3u);
 #endif
-  for (; h8 != h8_end; h8 += 4, h16 += 4) {
+  for (; h8 != h8_end; h8 += 4, h16 = TINYRNN_GRU_H16_AT(h16, 4, s8)) {
     int32x4x2_t vi, vr;
     int32x4_t z, r, a, c, hv;
 #if TINYRNN_LSTM_MVE_ASM
@@ -145,19 +170,28 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_
     a = vqaddq_s32(
         tinyrnn_lstm_gate_a_v(vldrwq_s32(hh[0]), L->mult_in[2], L->lsh_in[2], L->rsh_in[2]), a);
     c = tinyrnn_tanh_v(vshrq_n_s32(a, 16), -12);
-    hv = vaddq_s32(c, tinyrnn_rdbypot_v(vmulq_s32(z, vsubq_s32(vldrhq_s32(h16), c)), 15));
-    hv = vshrq_n_s32(vqshlq_r_s32(hv, 16), 16);
-    vstrhq_s32(h16, hv);
-    hv = tinyrnn_mbqm_v(tinyrnn_shl_v(hv, L->lsh_h8), L->mult_h8, L->rsh_h8);
+    if (!s8) {
+      hv = vaddq_s32(c, tinyrnn_rdbypot_v(vmulq_s32(z, vsubq_s32(vldrhq_s32(h16), c)), 15));
+      hv = vshrq_n_s32(vqshlq_r_s32(hv, 16), 16);
+      vstrhq_s32(h16, hv);
+      hv = tinyrnn_mbqm_v(tinyrnn_shl_v(hv, L->lsh_h8), L->mult_h8, L->rsh_h8);
+    } else {
+      /* int8 state (tinyrnn_gru_packed_update): c8 = sat8(mbqm(c)), h8 = sat8(c8 + ...) */
+      const int32x4_t c8 = vshrq_n_s32(
+          vqshlq_r_s32(tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8), 24),
+          24);
+      hv = vaddq_s32(c8, tinyrnn_rdbypot_v(vmulq_s32(z, vsubq_s32(vldrbq_s32(h8), c8)), 15));
+    }
     vstrbq_s32(h8, vshrq_n_s32(vqshlq_r_s32(hv, 24), 24));
   }
 }
 #endif
 
-/* One time step; xpack: 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
-TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L,
-                                                   const int8_t *x, int16_t *h16, int8_t *h8,
-                                                   void *xpack) {
+/* One time step, both state widths (s8: a constant, see tinyrnn_gru_packed_update);
+ * xpack: 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_run(const tinyrnn_gru_packed_t *L,
+                                                  const int8_t *x, int16_t *h16, int8_t *h8,
+                                                  void *xpack, int s8) {
   const uint16_t npi = L->in_pairs;
   const uint16_t npr = L->rec_pairs;
   TINYRNN_OUT_T *const xi = (TINYRNN_OUT_T *)xpack;
@@ -168,13 +202,13 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L
   tinyrnn_pack2(x, L->input_size, xi);
   tinyrnn_pack2(h8, L->units, xr);
 #if TINYRNN_PACKED_MVE
-  tinyrnn_gru_packed_step_mve(L, xi, xr, h16, h8);
+  tinyrnn_gru_packed_step_mve(L, xi, xr, h16, h8, s8);
   (void)w;
   (void)b;
   (void)h8_end;
   return;
 #endif
-  for (; h8 != h8_end; h8 += 4, h16 += 4, b += 24) {
+  for (; h8 != h8_end; h8 += 4, h16 = TINYRNN_GRU_H16_AT(h16, 4, s8), b += 24) {
     int32_t ai[4];
     int32_t ar[4];
     int32_t z0, r0, z1, r1, z2, r2, z3, r3, x0, x1, x2, x3;
@@ -205,11 +239,27 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L
     x3 = TINYRNN_GRU_RQB(ai[3], 2);
     xp = xr;
     w = tinyrnn_dot_pairs(w, &xp, npr, b + 20, ar);
-    tinyrnn_gru_packed_unit(L, x0, ar[0], z0, r0, h16, h8);
-    tinyrnn_gru_packed_unit(L, x1, ar[1], z1, r1, h16 + 1, h8 + 1);
-    tinyrnn_gru_packed_unit(L, x2, ar[2], z2, r2, h16 + 2, h8 + 2);
-    tinyrnn_gru_packed_unit(L, x3, ar[3], z3, r3, h16 + 3, h8 + 3);
+    tinyrnn_gru_packed_unit(L, x0, ar[0], z0, r0, h16, h8, s8);
+    tinyrnn_gru_packed_unit(L, x1, ar[1], z1, r1, TINYRNN_GRU_H16_AT(h16, 1, s8),
+                            h8 + 1, s8);
+    tinyrnn_gru_packed_unit(L, x2, ar[2], z2, r2, TINYRNN_GRU_H16_AT(h16, 2, s8),
+                            h8 + 2, s8);
+    tinyrnn_gru_packed_unit(L, x3, ar[3], z3, r3, TINYRNN_GRU_H16_AT(h16, 3, s8),
+                            h8 + 3, s8);
   }
+}
+
+/* int16 state h16 [tinyrnn_units4(units)] and its int8 view h8. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L,
+                                                   const int8_t *x, int16_t *h16, int8_t *h8,
+                                                   void *xpack) {
+  tinyrnn_gru_packed_run(L, x, h16, h8, xpack, 0);
+}
+
+/* int8-state GRU (state_bits 8): h8 is the whole state [tinyrnn_units4(units)]. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_s8_packed_step(const tinyrnn_gru_packed_t *L,
+                                                      const int8_t *x, int8_t *h8, void *xpack) {
+  tinyrnn_gru_packed_run(L, x, 0, h8, xpack, 1);
 }
 #undef TINYRNN_GRU_SIG
 #undef TINYRNN_GRU_SIGB
@@ -219,6 +269,11 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step(const tinyrnn_gru_packed_t *L
 TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_reset(const tinyrnn_gru_packed_t *L, int16_t *h16,
                                                     int8_t *h8) {
   memset(h16, 0, (uint32_t)tinyrnn_units4(L->units) * sizeof(int16_t));
+  memset(h8, 0, tinyrnn_units4(L->units));
+}
+
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_s8_packed_reset(const tinyrnn_gru_packed_t *L,
+                                                       int8_t *h8) {
   memset(h8, 0, tinyrnn_units4(L->units));
 }
 

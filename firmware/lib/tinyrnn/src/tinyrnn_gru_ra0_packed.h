@@ -18,6 +18,10 @@
  * 2b2 + 512b3} in the same order (zero on the recurrent side). x, h8(t-1) and rh8 are widened to
  * int16 pairs once per step, so h16 and h8 are written in place.
  * Scratch (xpack): pairs of x, of h8 and of rh8, then rh8 itself (tinyrnn_units4(units) bytes).
+ *
+ * h16 == 0 (tinyrnn_gru_ra0_s8_packed_step, quantizer state_bits=8): the int8 state, updated
+ * as in tinyrnn_gru_packed_update (c8 = sat8(mbqm(c)), h8 = sat8(c8 + rshift15(z * (h8 - c8))));
+ * rh8 reads h8 in pass 1, before pass 2 rewrites it.
  */
 #ifndef TINYRNN_GRU_RA0_PACKED_H
 #define TINYRNN_GRU_RA0_PACKED_H
@@ -35,9 +39,10 @@ extern "C" {
 #define TINYRNN_RA0_SIG(ai2, ar2, g) \
   tinyrnn_sigmoid_fast(tinyrnn_ssat16(TINYRNN_RA0_RQ(ai2, in, g) + TINYRNN_RA0_RQ(ar2, rec, g)))
 
-TINYRNN_ALWAYS_INLINE void tinyrnn_gru_ra0_packed_step(const tinyrnn_gru_packed_t *L,
-                                                       const int8_t *x, int16_t *h16,
-                                                       int8_t *h8, void *xpack) {
+/* Both state widths (s8: a constant, see tinyrnn_gru_packed_update). */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_ra0_packed_run(const tinyrnn_gru_packed_t *L,
+                                                      const int8_t *x, int16_t *h16,
+                                                      int8_t *h8, void *xpack, int s8) {
   const uint16_t npi = L->in_pairs;
   const uint16_t npr = L->rec_pairs;
   const uint16_t u4 = tinyrnn_units4(L->units);
@@ -64,7 +69,8 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_ra0_packed_step(const tinyrnn_gru_packed_
     }
   }
   tinyrnn_pack2(rh8, L->units, xq);
-  for (j = 0; j < u4; j = (uint16_t)(j + 4u), b += 16, h16 += 4, h8 += 4) {
+  for (j = 0; j < u4; j = (uint16_t)(j + 4u), b += 16, h16 = TINYRNN_GRU_H16_AT(h16, 4, s8),
+       h8 += 4) {
     int32_t ai[4];
     int32_t ar[4];
     int32_t z[4];
@@ -86,12 +92,24 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_ra0_packed_step(const tinyrnn_gru_packed_
     w = tinyrnn_dot_pairs(w, &xp, npr, b + 12, ar);
     for (k = 0; k < 4; ++k) {
       const int32_t a = tinyrnn_ssat16(xh[k] + TINYRNN_RA0_RQ(ar[k], rec, 2));
-      const int32_t c = tinyrnn_tanh_fast(a, -12);
-      const int32_t hv = tinyrnn_ssat16(c + tinyrnn_rshift15(z[k] * ((int32_t)h16[k] - c)));
-      h16[k] = (int16_t)hv;
-      h8[k] = (int8_t)tinyrnn_ssat8(tinyrnn_rq2(2 * hv, L->mult_h8, L->lsh_h8, L->rsh_h8));
+      tinyrnn_gru_packed_update(L, tinyrnn_tanh_fast(a, -12), z[k],
+                                TINYRNN_GRU_H16_AT(h16, k, s8), h8 + k, s8);
     }
   }
+}
+
+/* int16 state h16 [tinyrnn_units4(units)] and its int8 view h8. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_ra0_packed_step(const tinyrnn_gru_packed_t *L,
+                                                       const int8_t *x, int16_t *h16,
+                                                       int8_t *h8, void *xpack) {
+  tinyrnn_gru_ra0_packed_run(L, x, h16, h8, xpack, 0);
+}
+
+/* int8-state GRU with reset_after=0: h8 is the whole state [tinyrnn_units4(units)]. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_ra0_s8_packed_step(const tinyrnn_gru_packed_t *L,
+                                                          const int8_t *x, int8_t *h8,
+                                                          void *xpack) {
+  tinyrnn_gru_ra0_packed_run(L, x, 0, h8, xpack, 1);
 }
 #undef TINYRNN_RA0_SIG
 #undef TINYRNN_RA0_RQ

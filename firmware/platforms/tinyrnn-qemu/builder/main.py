@@ -45,11 +45,14 @@ if chip_port:
 else:
     port_defines = ["TINYRNN_PLATFORM_QEMU"]
 
+# The device link sets TINYRNN_COMPILER_LAUNCHER=ccache when it is installed (deploy/pio_bootstrap.py).
+LAUNCHER = (os.environ["TINYRNN_COMPILER_LAUNCHER"] + " ") if os.environ.get("TINYRNN_COMPILER_LAUNCHER") else ""
+
 env.Replace(
     AR="arm-none-eabi-gcc-ar",
     AS="arm-none-eabi-as",
-    CC="arm-none-eabi-gcc",
-    CXX="arm-none-eabi-g++",
+    CC=LAUNCHER + "arm-none-eabi-gcc",
+    CXX=LAUNCHER + "arm-none-eabi-g++",
     GDB="gdb-multiarch",
     OBJCOPY="arm-none-eabi-objcopy",
     RANLIB="arm-none-eabi-gcc-ranlib",
