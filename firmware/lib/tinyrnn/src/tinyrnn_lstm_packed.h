@@ -337,6 +337,21 @@ TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pair2(int32_t lo, int32_t hi) {
 
 TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OUT_T *out) {
   const int8_t *const end4 = v + (n & ~3u);
+#if TINYRNN_PACKED_MVE
+  {
+    /* eight inputs (two groups of four) per step: a widening byte gather in the pair order
+     * x0, x2, x1, x3, x4, x6, x5, x7, doubled */
+    static const uint16_t order[8] = {0u, 2u, 1u, 3u, 4u, 6u, 5u, 7u};
+    const uint16x8_t off = vldrhq_u16(order);
+    const int8_t *const end8 = v + (n & ~7u);
+    while (v != end8) {
+      const int16x8_t q = vldrbq_gather_offset_s16(v, off);
+      vstrhq_s16((int16_t *)(void *)out, vaddq_s16(q, q));
+      out += 4;
+      v += 8;
+    }
+  }
+#endif
   while (v != end4) {
 #if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SIMD32)
     uint32_t q, lo, hi;
