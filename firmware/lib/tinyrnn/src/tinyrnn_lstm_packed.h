@@ -818,10 +818,12 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
  * by STM, or with t2_ set, in t2 form (B sums separated, see tinyrnn_dot_t2_mve) to t2_. */
 #define TINYRNN_MVE_GROUPS                                                                   \
   "ldm %[b]!, {r0, r2, r4, r6}\n\t"                                                          \
+  ".set .Ltinyrnn_xo, 0\n\t"                                                                 \
   ".rept %c[ng]\n\t"                                                                         \
   "vld20.32 {q0, q1}, [%[w]]\n\t"                                                            \
   "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                           \
-  "vldrh.16 q2, [%[x]], #16\n\t"                                                             \
+  "vldrw.u32 q2, [%[x], #.Ltinyrnn_xo]\n\t"                                                  \
+  ".set .Ltinyrnn_xo, .Ltinyrnn_xo + 16\n\t"                                                 \
   "vmladava.s16 r2, q0, q2\n\t"                                                              \
   "vmovlb.s8 q0, q0\n\t"                                                                     \
   "vmladava.s16 r0, q0, q2\n\t"                                                              \
@@ -843,7 +845,7 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
   ".endif"
 #define TINYRNN_MVE_OUTS(accp_)                                                                   \
   [a0] "=&r"(r_a0), [ab0] "=&r"(r_ab0), [a1] "=&r"(r_a1), [ab1] "=&r"(r_ab1), [w] "+r"(w),   \
-      [x] "+r"(r_x), [b] "+r"(b), [acc] "+r"(accp_)
+      [b] "+r"(b), [acc] "+r"(accp_)
 #define TINYRNN_MVE_DOT(np_, x_, xt_, vld2_, accp_, t2_)                                     \
   do {                                                                                       \
     register int32_t r_a0 __asm__("r0");                                                     \
@@ -856,7 +858,7 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
     if (r_tail == 0u) {                                                                      \
       __asm__ volatile(TINYRNN_MVE_GROUPS TINYRNN_MVE_STORE                                  \
                        : TINYRNN_MVE_OUTS(accp_)                                                  \
-                       : [ng] "i"((np_) >> 2), [st] "i"((t2_) == 0 ? 1 : 0)                  \
+                       : [ng] "i"((np_) >> 2), [st] "i"((t2_) == 0 ? 1 : 0), [x] "r"(r_x)   \
                        : "d0", "d1", "d2", "d3", "d4", "d5", "memory");                      \
     } else if (vld2_) {                                                                      \
       __asm__ volatile(TINYRNN_MVE_GROUPS                                                    \
@@ -864,18 +866,17 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
                        "vld21.32 {q0, q1}, [%[w]]\n\t" TINYRNN_MVE_TAIL TINYRNN_MVE_STORE    \
                        : TINYRNN_MVE_OUTS(accp_)                                                  \
                        : [ng] "i"((np_) >> 2), [tail] "i"(r_tail),                           \
-                         [st] "i"((t2_) == 0 ? 1 : 0), [xt] "w"(xt_)                         \
+                         [st] "i"((t2_) == 0 ? 1 : 0), [xt] "w"(xt_), [x] "r"(r_x)           \
                        : "d0", "d1", "d2", "d3", "d4", "d5", "memory");                      \
     } else {                                                                                 \
-      uint32_t r_t;                                                                          \
       __asm__ volatile(TINYRNN_MVE_GROUPS                                                    \
                        "vmsr p0, %[pred]\n\t"                                                \
-                       "add %[t], %[w], #4\n\t"                                              \
+                       "add %[x], %[w], #4\n\t"                                              \
                        "vpstt\n\t"                                                           \
                        "vldrwt.u32 q0, [%[w], %q[off], uxtw #2]\n\t"                         \
-                       "vldrwt.u32 q1, [%[t], %q[off], uxtw #2]\n\t" TINYRNN_MVE_TAIL        \
+                       "vldrwt.u32 q1, [%[x], %q[off], uxtw #2]\n\t" TINYRNN_MVE_TAIL        \
                            TINYRNN_MVE_STORE                                                 \
-                       : TINYRNN_MVE_OUTS(accp_), [t] "=&r"(r_t)                                  \
+                       : TINYRNN_MVE_OUTS(accp_), [x] "+r"(r_x)                                  \
                        : [ng] "i"((np_) >> 2), [tail] "i"(r_tail),                           \
                          [st] "i"((t2_) == 0 ? 1 : 0), [xt] "w"(xt_), [off] "w"(toff),       \
                          [pred] "r"((uint32_t)vctp32q(r_tail))                               \
