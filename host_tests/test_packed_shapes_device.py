@@ -29,13 +29,21 @@ NAMES = ["gru0_t100_c6_u32_sat", "gru_t20_c6_u30", "rnn_t15_c5_u21_l2",
          # int8-state GRU (state_bits=8): reset_after=True with 30 units, saturating weights;
          # reset_after=False, 2 stacked layers of 21 units
          "gru_t20_c6_u30_s8_sat", "gru0_t15_c5_u21_l2_s8"]
+# The Cortex-M55's own element-wise code (four units per Helium vector) on the remaining shapes:
+# single units, padded blocks, saturating gates, 96 units, 16 inputs (full and tail groups),
+# stacked layers.
+MVE_NAMES = ["gru_t1_c1_u1", "gru0_t5_c1_u1", "gru_t10_c3_u5", "gru0_t12_c4_u7",
+             "gru_t128_c16_u16_sat", "gru_t16_c2_u96", "gru_t20_c5_u12_l2", "gru_t12_c7_u50_sat",
+             "rnn_t1_c1_u1", "rnn_t30_c3_u9", "rnn_t128_c6_u32_sat", "rnn_t16_c16_u96",
+             "rnn_t24_c4_u10_l2", "rnn_t20_c6_u50", "gru_t10_c3_u5_s8", "gru_t100_c6_u32_s8",
+             "gru_t20_c5_u12_l2_s8"]
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, tuple]:
     root = tmp_path_factory.mktemp("packed_shapes")
     out = {}
-    for name in NAMES:
+    for name in NAMES + MVE_NAMES:
         path = root / f"{name}.tflite"
         path.write_bytes(shape_tflite(name))
         compile_model(path, root / name, name=name)
@@ -55,7 +63,7 @@ def _board(env: str, elf: Path):
 def test_packed_shapes_on_device(models, env, tmp_path):
     from tinyrnn.deploy.firmware import build
 
-    for name in NAMES:
+    for name in NAMES + (MVE_NAMES if env == "mps3-an547" else []):
         plan, cdir = models[name]
         code = (Path(cdir) / "tinyrnn_model.c").read_text()
         assert "_packed_step(" in code
@@ -80,10 +88,17 @@ def test_packed_lstm_scalar_path_on_device(env, tmp_path):
     from tinyrnn.deploy.firmware import build
 
     names = ["t20_c6_u32_sat", "t12_c4_u6_l2"]
+    if env == "mps3-an547":
+        # the Helium kernel's own cases: a single unit (one partial block, one-pair tails),
+        # 8 and 16 units with 2-3 inputs (input tails of one and two pairs), saturating gates,
+        # 96 units (full and tail groups on the recurrent side), stacked layers on 16 inputs
+        names += ["t1_c1_u1", "t10_c3_u8", "t8_c3_u16_sat8", "t16_c2_u96", "t40_c8_u24_l2_sat",
+                  "t30_c16_u64_l2"]
     paths = ensure_models({n: ZOO[n] for n in names})
     for name in names:
         cdir = tmp_path / name
         compile_model(paths[name], cdir, name=name)
+        assert "tinyrnn_lstm_packed_step(" in (cdir / "tinyrnn_model.c").read_text(), name
         plan = lower(read_tflite(paths[name]))
         wins = lstm_windows(plan.steps, plan.channels, n_random=2)
         want = tflm_outputs(paths[name], wins)

@@ -103,6 +103,90 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_unit(const tinyrnn_gru_packed_t *L
 /* h16 + k, or h16 itself (0) for the int8 state: no arithmetic on a null pointer. */
 #define TINYRNN_GRU_H16_AT(h16, k, s8) ((s8) ? (h16) : (h16) + (k))
 
+#if TINYRNN_PACKED_MVE
+/* Helium: the dots as in the scalar loop below, their raw sums collected per block, then every
+ * unit's element-wise work on four units per vector (lane = unit; the state arrays cover whole
+ * blocks, so no predication). The (z, r) dots of units (0, 1) and (2, 3) land side by side, so
+ * VLD2 gives z's A sums and the AB sums from which r's B sums come (ab - a = 512 r). Operations
+ * and their exactness: tinyrnn_rq16_v, tinyrnn_sigmoid_v, tinyrnn_tanh_v (tinyrnn_lstm_packed.h);
+ * rshift15 is tinyrnn_rdbypot_v(v, 15) under the same ranges as the scalar code. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_t *L,
+                                                       const uint32_t *xi, const uint32_t *xr,
+                                                       int16_t *h16, int8_t *h8, int s8) {
+  int32_t zr[2][8];
+  int32_t hh[2][4];
+  const uint32_t *w = (const uint32_t *)(const void *)L->w;
+  const int32_t *b = L->b2;
+  int8_t *const h8_end = h8 + tinyrnn_units4(L->units);
+#if TINYRNN_LSTM_MVE_ASM
+  const int16x8_t xti = TINYRNN_MVE_XTAIL(xi, L->in_pairs);
+  const int16x8_t xtr = TINYRNN_MVE_XTAIL(xr, L->rec_pairs);
+  const uint32x4_t toff = vidupq_n_u32(0u, 2);
+  /* an input side's tail may read (VLD2) into the recurrent side's weights that follow */
+  const int vld2 = 2u * L->rec_pairs >= 8u - 2u * (L->in_pairs & 3u);
+#endif
+  for (; h8 != h8_end; h8 += 4, h16 = TINYRNN_GRU_H16_AT(h16, 4, s8)) {
+    int32x4x2_t vi, vr;
+    int32x4_t z, r, a, c, hv;
+#if TINYRNN_LSTM_MVE_ASM
+    int32_t *pi = &zr[0][0];
+    int32_t *pr = &zr[1][0];
+    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, (int32_t *)0);
+    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, (int32_t *)0);
+    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, (int32_t *)0);
+    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, (int32_t *)0);
+    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, hh[0]);
+    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, hh[1]);
+#else
+    const uint32_t *x;
+    x = xi;
+    tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[0], b[1], b[2], b[3], &zr[0][0], 0);
+    x = xr;
+    tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[4], b[5], b[6], b[7], &zr[1][0], 0);
+    x = xi;
+    tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[8], b[9], b[10], b[11], &zr[0][4], 0);
+    x = xr;
+    tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[12], b[13], b[14], b[15], &zr[1][4], 0);
+    tinyrnn_dot_t2_mve(&w, xi, L->in_pairs, b + 16, hh[0]);
+    tinyrnn_dot_t2_mve(&w, xr, L->rec_pairs, b + 20, hh[1]);
+    b += 24;
+#endif
+    vi = vld2q_s32(&zr[0][0]);
+    vr = vld2q_s32(&zr[1][0]);
+    z = tinyrnn_sigmoid_v(vshrq_n_s32(
+        vqaddq_s32(tinyrnn_lstm_gate_a_v(vi.val[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]),
+                   tinyrnn_lstm_gate_a_v(vr.val[0], L->mult_rec[0], L->lsh_rec[0],
+                                         L->rsh_rec[0])),
+        16));
+    r = tinyrnn_sigmoid_v(vshrq_n_s32(
+        vqaddq_s32(tinyrnn_lstm_gate_b_v(vi.val[0], vi.val[1], L->mult_in[1], L->lsh_in[1],
+                                         L->rsh_in[1]),
+                   tinyrnn_lstm_gate_b_v(vr.val[0], vr.val[1], L->mult_rec[1], L->lsh_rec[1],
+                                         L->rsh_rec[1])),
+        16));
+    /* a = sat16(xh + sat16(rshift15(r * rec))), both terms as sat16 << 16 */
+    a = tinyrnn_lstm_gate_a_v(vldrwq_s32(hh[1]), L->mult_rec[2], L->lsh_rec[2], L->rsh_rec[2]);
+    a = vqshlq_r_s32(tinyrnn_rdbypot_v(vmulq_s32(r, vshrq_n_s32(a, 16)), 15), 16);
+    a = vqaddq_s32(
+        tinyrnn_lstm_gate_a_v(vldrwq_s32(hh[0]), L->mult_in[2], L->lsh_in[2], L->rsh_in[2]), a);
+    c = tinyrnn_tanh_v(vshrq_n_s32(a, 16), -12);
+    if (!s8) {
+      hv = vaddq_s32(c, tinyrnn_rdbypot_v(vmulq_s32(z, vsubq_s32(vldrhq_s32(h16), c)), 15));
+      hv = vshrq_n_s32(vqshlq_r_s32(hv, 16), 16);
+      vstrhq_s32(h16, hv);
+      hv = tinyrnn_mbqm_v(tinyrnn_shl_v(hv, L->lsh_h8), L->mult_h8, L->rsh_h8);
+    } else {
+      /* int8 state (tinyrnn_gru_packed_update): c8 = sat8(mbqm(c)), h8 = sat8(c8 + ...) */
+      const int32x4_t c8 = vshrq_n_s32(
+          vqshlq_r_s32(tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8), 24),
+          24);
+      hv = vaddq_s32(c8, tinyrnn_rdbypot_v(vmulq_s32(z, vsubq_s32(vldrbq_s32(h8), c8)), 15));
+    }
+    vstrbq_s32(h8, vshrq_n_s32(vqshlq_r_s32(hv, 24), 24));
+  }
+}
+#endif
+
 /* One time step, both state widths (s8: a constant, see tinyrnn_gru_packed_update);
  * xpack: 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_run(const tinyrnn_gru_packed_t *L,
@@ -117,6 +201,13 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_run(const tinyrnn_gru_packed_t *L,
   int8_t *const h8_end = h8 + tinyrnn_units4(L->units);
   tinyrnn_pack2(x, L->input_size, xi);
   tinyrnn_pack2(h8, L->units, xr);
+#if TINYRNN_PACKED_MVE
+  tinyrnn_gru_packed_step_mve(L, xi, xr, h16, h8, s8);
+  (void)w;
+  (void)b;
+  (void)h8_end;
+  return;
+#endif
   for (; h8 != h8_end; h8 += 4, h16 = TINYRNN_GRU_H16_AT(h16, 4, s8), b += 24) {
     int32_t ai[4];
     int32_t ar[4];

@@ -337,6 +337,21 @@ TINYRNN_ALWAYS_INLINE uint32_t tinyrnn_pair2(int32_t lo, int32_t hi) {
 
 TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OUT_T *out) {
   const int8_t *const end4 = v + (n & ~3u);
+#if TINYRNN_PACKED_MVE
+  {
+    /* eight inputs (two groups of four) per step: a widening byte gather in the pair order
+     * x0, x2, x1, x3, x4, x6, x5, x7, doubled */
+    static const uint16_t order[8] = {0u, 2u, 1u, 3u, 4u, 6u, 5u, 7u};
+    const uint16x8_t off = vldrhq_u16(order);
+    const int8_t *const end8 = v + (n & ~7u);
+    while (v != end8) {
+      const int16x8_t q = vldrbq_gather_offset_s16(v, off);
+      vstrhq_s16((int16_t *)(void *)out, vaddq_s16(q, q));
+      out += 4;
+      v += 8;
+    }
+  }
+#endif
   while (v != end4) {
 #if TINYRNN_PACKED_DSP && defined(__ARM_FEATURE_SIMD32)
     uint32_t q, lo, hi;
@@ -369,6 +384,78 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_pack2(const int8_t *v, uint16_t n, TINYRNN_OU
 }
 #undef TINYRNN_PUT
 
+#if TINYRNN_PACKED_MVE
+/* Helium dot of tinyrnn_dot_pairs_sh, raw: out = {a0, ab0, a1, ab1} (the accumulators, B sums not
+ * yet separated). Four input pairs (32 MACs) per step: VLD2 of 32-bit words splits the weight
+ * stream into the two gate pairs' halfwords (p = 256*B + A), which line up lane by lane with the
+ * input halfwords; VMLADAVA sums p*x, and VMOVLB.S8 (the low byte of each halfword,
+ * sign-extended) gives A for the A*x sums: the same sums modulo 2^32 as the SMLAD code. The last
+ * np % 4 pairs use the same instructions on tail-predicated loads (VCTP): gathers of the
+ * pairs' words (word offsets 0, 2, 4, 6 and 1, 3, 5, 7) and the input halfwords, zero in the
+ * inactive lanes and never reading past the unit's weights or the packed inputs. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_dot_pairs_mve(const uint32_t **wp, const uint32_t **xp,
+                                                 uint32_t np, int32_t a0, int32_t ab0,
+                                                 int32_t a1, int32_t ab1, int32_t out[4],
+                                                 int asm_loop) {
+  const uint32_t *w = *wp;
+  const uint32_t *x = *xp;
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+  /* The loop body in assembly (asm_loop, the LSTM): VMLADAVA's accumulator must be an even
+   * register ("Te"), which the compiler otherwise meets by moving the four sums around every
+   * iteration. (The GRU and RNN kernels, with more values live around their dots, come out
+   * shorter with the compiler's own loop.) */
+  for (; asm_loop && np >= 4u; np -= 4u) {
+    __asm__("vld20.32 {q0, q1}, [%[w]]\n\t"
+            "vld21.32 {q0, q1}, [%[w]]!\n\t"
+            "vldrh.16 q2, [%[x]], #16\n\t"
+            "vmladava.s16 %[ab0], q0, q2\n\t"
+            "vmovlb.s8 q0, q0\n\t"
+            "vmladava.s16 %[a0], q0, q2\n\t"
+            "vmladava.s16 %[ab1], q1, q2\n\t"
+            "vmovlb.s8 q1, q1\n\t"
+            "vmladava.s16 %[a1], q1, q2"
+            : [a0] "+Te"(a0), [ab0] "+Te"(ab0), [a1] "+Te"(a1), [ab1] "+Te"(ab1), [w] "+r"(w),
+              [x] "+r"(x)
+            :
+            : "d0", "d1", "d2", "d3", "d4", "d5", "memory");
+  }
+#endif
+  for (; np >= 4u; np -= 4u) {
+    const int32x4x2_t wv = vld2q_s32((const int32_t *)(const void *)w);
+    const int16x8_t xv = vldrhq_s16((const int16_t *)(const void *)x);
+    const int16x8_t p0 = vreinterpretq_s16_s32(wv.val[0]);
+    const int16x8_t p1 = vreinterpretq_s16_s32(wv.val[1]);
+    ab0 = vmladavaq_s16(ab0, p0, xv);
+    a0 = vmladavaq_s16(a0, vmovlbq_s8(vreinterpretq_s8_s16(p0)), xv);
+    ab1 = vmladavaq_s16(ab1, p1, xv);
+    a1 = vmladavaq_s16(a1, vmovlbq_s8(vreinterpretq_s8_s16(p1)), xv);
+    w += 8;
+    x += 4;
+  }
+  if (np != 0u) {
+    const mve_pred16_t pw = vctp32q(np);
+    const uint32x4_t off = vidupq_n_u32(0u, 2);
+    const int16x8_t p0 = vreinterpretq_s16_s32(
+        vldrwq_gather_shifted_offset_z_s32((const int32_t *)(const void *)w, off, pw));
+    const int16x8_t p1 = vreinterpretq_s16_s32(
+        vldrwq_gather_shifted_offset_z_s32((const int32_t *)(const void *)(w + 1), off, pw));
+    const int16x8_t xv = vldrhq_z_s16((const int16_t *)(const void *)x, vctp16q(2u * np));
+    ab0 = vmladavaq_s16(ab0, p0, xv);
+    a0 = vmladavaq_s16(a0, vmovlbq_s8(vreinterpretq_s8_s16(p0)), xv);
+    ab1 = vmladavaq_s16(ab1, p1, xv);
+    a1 = vmladavaq_s16(a1, vmovlbq_s8(vreinterpretq_s8_s16(p1)), xv);
+    w += 2u * np;
+    x += np;
+  }
+  out[0] = a0;
+  out[1] = ab0;
+  out[2] = a1;
+  out[3] = ab1;
+  *wp = w;
+  *xp = x;
+}
+#endif
+
 /* Dot products of one unit's two gate pairs over np input pairs. w points at the unit's words
  * [np][2] (pair (A0,B0) word then pair (A1,B1) word per input pair) and is advanced past them.
  * init = {2*bA0, 2*bA0 + 512*bB0, 2*bA1, 2*bA1 + 512*bB1} (the compiler's bias pairs).
@@ -393,25 +480,10 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs_sh(const int16_t *w16,
 #endif
   const uint32_t *w = (const uint32_t *)(const void *)w16;
 #if TINYRNN_PACKED_MVE
-  /* Four input pairs (32 MACs) per step: VLD2 of 32-bit words splits the weight stream into the
-   * two gate pairs' halfwords (p = 256*B + A), which line up lane by lane with the input
-   * halfwords; VMLADAVA sums p*x, and VMOVLB.S8 (the low byte of each halfword, sign-extended)
-   * gives A for the A*x sums: the same sums modulo 2^32 as the SMLAD code below, which does
-   * the remaining np % 4 pairs. */
-  for (; np >= 4u; np = (uint16_t)(np - 4u)) {
-    const int32x4x2_t wv = vld2q_s32((const int32_t *)(const void *)w);
-    const int16x8_t xv = vldrhq_s16((const int16_t *)(const void *)x);
-    const int16x8_t p0 = vreinterpretq_s16_s32(wv.val[0]);
-    const int16x8_t p1 = vreinterpretq_s16_s32(wv.val[1]);
-    ab0 = vmladavaq_s16(ab0, p0, xv);
-    a0 = vmladavaq_s16(a0, vmovlbq_s8(vreinterpretq_s8_s16(p0)), xv);
-    ab1 = vmladavaq_s16(ab1, p1, xv);
-    a1 = vmladavaq_s16(a1, vmovlbq_s8(vreinterpretq_s8_s16(p1)), xv);
-    w += 8;
-    x += 4;
-  }
-#endif
-#if TINYRNN_PACKED_ASM
+  tinyrnn_dot_pairs_mve(&w, &x, np, a0, ab0, a1, ab1, out, 0);
+  out[1] = (int32_t)((uint32_t)out[1] - (uint32_t)out[0]) >> sh1;
+  out[3] = (int32_t)((uint32_t)out[3] - (uint32_t)out[2]) >> sh3;
+#elif TINYRNN_PACKED_ASM
   /* Straight-line code (np is a constant once the model's descriptor is inlined). Per two
    * input pairs (16 MACs): LDRD of the inputs, LDM of four weight words, 4 SXTB16, 8 SMLAD. */
   {
@@ -472,10 +544,12 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs_sh(const int16_t *w16,
   }
   w += 2u * np;
 #endif
+#if !TINYRNN_PACKED_MVE
   out[0] = a0;
   out[1] = (int32_t)((uint32_t)ab0 - (uint32_t)a0) >> sh1;
   out[2] = a1;
   out[3] = (int32_t)((uint32_t)ab1 - (uint32_t)a1) >> sh3;
+#endif
   w16 = (const int16_t *)(const void *)w;
   *xp = x; /* the DSP layout is contiguous: this is where the next side's inputs start */
 #elif !TINYRNN_PACKED_DUP && TINYRNN_PACKED_T2ASM
@@ -602,6 +676,342 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
 #define TINYRNN_BSH(ls) ((ls) <= 8 ? 8 - (ls) : 0)
 #define TINYRNN_BLS(ls) ((ls) <= 8 ? 0 : (ls) - 8)
 
+#if TINYRNN_PACKED_MVE
+/* Helium element-wise work, four units per int32 lane vector (units j..j+3 of a block).
+ *
+ * tinyrnn_rq16_v: sat16(mbqm(a, m, s)) << 16 from y = a * 2^max(s,0) (no overflow: the
+ * compiler's range conditions). srdhm(y, m) is VQRDMULH (y * m * 2 + 2^31) >> 32: the same
+ * integer as TFLM's round-half-away quotient (see tinyrnn_rq2; m > 0, so no saturation), and
+ * TFLM's RoundingDivideByPOT by rs is VRSHL's round-half-up shift of x + (x >> 31) (a negative
+ * tie moves away from zero). VQSHL by 16 saturates to int16 in the high halfword; only the
+ * high halfword is used (a positive overflow leaves 0xFFFF in the low one). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rdbypot_v(int32x4_t x, int32_t rs) {
+  if (rs > 0) {
+    x = vrshlq_n_s32(vaddq_s32(x, vshrq_n_s32(x, 31)), -rs);
+  }
+  return x;
+}
+
+/* mbqm(a, m, s) from y = a * 2^max(s,0): srdhm(y, m), then the rounding shift by rs with the
+ * fix-up folded into the multiply: VQRDMLAH adds its accumulator to the rounded high half
+ * exactly (acc * 2^32 + 2 y m + 2^31 >> 32), and the accumulator y >> 31 is the -1 of a
+ * negative result (y < 0 gives x <= 0, and x = 0 with the -1 still rounds back to 0). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_mbqm_v(int32x4_t y, int32_t m, int32_t rs) {
+  if (rs > 0) {
+    return vrshlq_n_s32(vqrdmlahq_n_s32(vshrq_n_s32(y, 31), y, m), -rs);
+  }
+  return vqrdmulhq_n_s32(y, m);
+}
+
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rq16_v(int32x4_t y, int32_t m, int32_t rs) {
+  return vqshlq_r_s32(tinyrnn_mbqm_v(y, m, rs), 16);
+}
+
+/* y = t * 2^sh for a signed sh (a right shift only ever drops zero bits here). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_shl_v(int32x4_t t, int32_t sh) {
+  return sh != 0 ? vshlq_r_s32(t, sh) : t;
+}
+
+/* mbqm(p, m, s) of products |p| < 2^30 (tinyrnn_rq_prod): with s > 0 TFLM's wrapping left
+ * shift, then srdhm and the rounding shift as above (srdhm(p, 2^30) = (p + 1) >> 1 comes out of
+ * VQRDMULH too, so power-of-two scales need no case of their own). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rq_prod_v(int32x4_t p, int32_t m, int32_t s) {
+  return tinyrnn_mbqm_v(s > 0 ? vshlq_r_s32(p, s) : p, m, s < 0 ? -s : 0);
+}
+
+/* N(v) of tinyrnn_sig_row for four v: VLDRW/VLDRH gathers at the signed row v >> 9 from row 0
+ * (a negative offset wraps the 32-bit address to the rows below it). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_sig_row_v(int32x4_t v) {
+  const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(v, 9));
+  const int32x4_t base =
+      vreinterpretq_s32_u32(vldrwq_gather_shifted_offset_u32(TINYRNN_SIG_BASE0, i));
+  const int32x4_t diff =
+      vreinterpretq_s32_u32(vldrhq_gather_shifted_offset_u32(TINYRNN_SIG_DIFF0, i));
+  return vaddq_s32(base, vmulq_s32(vandq_s32(v, vdupq_n_s32(511)), diff));
+}
+
+/* tinyrnn_sigmoid_fast of int16 values p */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_sigmoid_v(int32x4_t p) {
+  return vshrq_n_s32(tinyrnn_sig_row_v(vmulq_n_s32(p, 3)), 10);
+}
+
+/* tinyrnn_tanh_fast of int16 values x: the same v, ssat18 as a saturating shift by 14 + left
+ * and back (6x fits in int32, so nothing wraps before the saturation). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_v(int32x4_t x, int32_t scale_power) {
+  const int32_t left = 15 + scale_power - 3;
+  int32x4_t y2;
+  if (left < 0) {
+    y2 = vshlq_n_s32(vrshlq_n_s32(vmulq_n_s32(x, 3), left), 1);
+  } else {
+    y2 = vshrq_n_s32(vqshlq_r_s32(vmulq_n_s32(x, 6), 14 + left), 14);
+  }
+  return vshrq_n_s32(vsubq_n_s32(tinyrnn_sig_row_v(y2), (int32_t)((1u << 24) + 256u)), 9);
+}
+
+/* mbqm of a gate (A half: t2 = 2a; B half: from a and ab, ab - a = 512 b) */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_mbqm_a(int32x4_t t2, int32_t m, int32_t ls,
+                                                         int32_t rs) {
+  return tinyrnn_mbqm_v(tinyrnn_shl_v(t2, ls - 1), m, rs);
+}
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_mbqm_b(int32x4_t a, int32x4_t ab, int32_t m,
+                                                         int32_t ls, int32_t rs) {
+  return tinyrnn_mbqm_v(tinyrnn_shl_v(vsubq_s32(ab, a), ls - 9), m, rs);
+}
+
+/* sat16(mbqm_in) << 16 of gate g (A half: t2 = 2a; B half: d = ab - a = 512 b) */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_a_v(int32x4_t t2, int32_t m, int32_t ls,
+                                                      int32_t rs) {
+  return tinyrnn_rq16_v(tinyrnn_shl_v(t2, ls - 1), m, rs);
+}
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_b_v(int32x4_t a, int32x4_t ab, int32_t m,
+                                                      int32_t ls, int32_t rs) {
+  return tinyrnn_rq16_v(tinyrnn_shl_v(vsubq_s32(ab, a), ls - 9), m, rs);
+}
+
+/* One dot in t2 form (the B sums separated and shifted as in tinyrnn_dot_pairs): for the
+ * block kernels whose four outputs are four units' (GRU gate h, SimpleRNN) and go to one vector
+ * as they are. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_dot_t2_mve(const uint32_t **w, const uint32_t *x, uint32_t np,
+                                              const int32_t *b, int32_t out[4]) {
+  int32_t t[4];
+  tinyrnn_dot_pairs_mve(w, &x, np, b[0], b[1], b[2], b[3], t, 0);
+  out[0] = t[0];
+  out[1] = (int32_t)((uint32_t)t[1] - (uint32_t)t[0]) >> 8;
+  out[2] = t[2];
+  out[3] = (int32_t)((uint32_t)t[3] - (uint32_t)t[2]) >> 8;
+}
+
+/* tinyrnn_tanh_abs of int16 values x (the 1 KB tanh-only table): |v| clamped to 65535, one
+ * gather of the entry (base | slope << 16), the interpolation, and the sign put back as
+ * (pos ^ s) - s with s = v >> 31 (the scalar code's v >= 0 ? pos : -pos). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_power) {
+  const int32_t left = 15 + scale_power - 3;
+  int32x4_t v, s, pos;
+  uint32x4_t a, e;
+  if (left < 0) {
+    v = vrshlq_n_s32(vmulq_n_s32(x, 3), left);
+  } else {
+    v = vmulq_n_s32(x, 3 << left);
+  }
+  a = vreinterpretq_u32_s32(vabsq_s32(v));
+  if (left >= 0) {
+    a = vminq_u32(a, vdupq_n_u32(65535u));
+  }
+  e = vldrwq_gather_shifted_offset_u32(tinyrnn_tanh_table, vshrq_n_u32(a, 8));
+  pos = vreinterpretq_s32_u32(vshrq_n_u32(
+      vaddq_u32(vshrq_n_u32(vshlq_n_u32(e, 16), 8),
+                vmulq_u32(vshrq_n_u32(e, 16), vandq_u32(a, vdupq_n_u32(0xFFu)))),
+      9));
+  s = vshrq_n_s32(v, 31);
+  return vsubq_s32(veorq_s32(pos, s), s);
+}
+
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+#define TINYRNN_LSTM_MVE_ASM 1
+/* One dot of one unit (or block) in assembly, for the Helium step functions (which hold w, b
+ * and toff): LDM of the four start values straight into the even registers VMLADAVA needs,
+ * the full groups of four input pairs unrolled (as tinyrnn_dot_pairs_mve), then the np % 4
+ * tail against the inputs xt loaded once per step (zero in the inactive lanes): the weights
+ * by VLD2 when vld2_ (at least eight words follow inside the layer's weights), else by two
+ * predicated gathers (word offsets toff = 0, 2, 4, 6 and 1, 3, 5, 7), which read nothing past
+ * the tail. The raw sums {a0, ab0, a1, ab1} then go to accp_ (an int32_t * lvalue, advanced)
+ * by STM, or with t2_ set, in t2 form (B sums separated, see tinyrnn_dot_t2_mve) to t2_. */
+#define TINYRNN_MVE_GROUPS                                                                   \
+  "ldm %[b]!, {r0, r2, r4, r6}\n\t"                                                          \
+  ".set .Ltinyrnn_xo, 0\n\t"                                                                 \
+  ".rept %c[ng]\n\t"                                                                         \
+  "vld20.32 {q0, q1}, [%[w]]\n\t"                                                            \
+  "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                           \
+  "vldrw.u32 q2, [%[x], #.Ltinyrnn_xo]\n\t"                                                  \
+  ".set .Ltinyrnn_xo, .Ltinyrnn_xo + 16\n\t"                                                 \
+  "vmladava.s16 r2, q0, q2\n\t"                                                              \
+  "vmovlb.s8 q0, q0\n\t"                                                                     \
+  "vmladava.s16 r0, q0, q2\n\t"                                                              \
+  "vmladava.s16 r6, q1, q2\n\t"                                                              \
+  "vmovlb.s8 q1, q1\n\t"                                                                     \
+  "vmladava.s16 r4, q1, q2\n\t"                                                              \
+  ".endr\n\t"
+#define TINYRNN_MVE_TAIL                                                                     \
+  "add %[w], %[w], #8 * %c[tail]\n\t"                                                        \
+  "vmladava.s16 r2, q0, %q[xt]\n\t"                                                          \
+  "vmovlb.s8 q0, q0\n\t"                                                                     \
+  "vmladava.s16 r0, q0, %q[xt]\n\t"                                                          \
+  "vmladava.s16 r6, q1, %q[xt]\n\t"                                                          \
+  "vmovlb.s8 q1, q1\n\t"                                                                     \
+  "vmladava.s16 r4, q1, %q[xt]\n\t"
+#define TINYRNN_MVE_STORE                                                                    \
+  ".if %c[st]\n\t"                                                                           \
+  "stm %[acc]!, {r0, r2, r4, r6}\n\t"                                                        \
+  ".endif"
+#define TINYRNN_MVE_OUTS(accp_)                                                                   \
+  [a0] "=&r"(r_a0), [ab0] "=&r"(r_ab0), [a1] "=&r"(r_a1), [ab1] "=&r"(r_ab1), [w] "+r"(w),   \
+      [b] "+r"(b), [acc] "+r"(accp_)
+#define TINYRNN_MVE_DOT(np_, x_, xt_, vld2_, accp_, t2_)                                     \
+  do {                                                                                       \
+    register int32_t r_a0 __asm__("r0");                                                     \
+    register int32_t r_ab0 __asm__("r2");                                                    \
+    register int32_t r_a1 __asm__("r4");                                                     \
+    register int32_t r_ab1 __asm__("r6");                                                    \
+    const uint32_t *r_x = (x_);                                                              \
+    const uint32_t r_tail = (uint32_t)(np_) & 3u;                                            \
+    /* three forms, so a side without tail (or with VLD2) ties up no inputs it does not use */ \
+    if (r_tail == 0u) {                                                                      \
+      __asm__ volatile(TINYRNN_MVE_GROUPS TINYRNN_MVE_STORE                                  \
+                       : TINYRNN_MVE_OUTS(accp_)                                                  \
+                       : [ng] "i"((np_) >> 2), [st] "i"((t2_) == 0 ? 1 : 0), [x] "r"(r_x)   \
+                       : "d0", "d1", "d2", "d3", "d4", "d5", "memory");                      \
+    } else if (vld2_) {                                                                      \
+      __asm__ volatile(TINYRNN_MVE_GROUPS                                                    \
+                       "vld20.32 {q0, q1}, [%[w]]\n\t"                                       \
+                       "vld21.32 {q0, q1}, [%[w]]\n\t" TINYRNN_MVE_TAIL TINYRNN_MVE_STORE    \
+                       : TINYRNN_MVE_OUTS(accp_)                                                  \
+                       : [ng] "i"((np_) >> 2), [tail] "i"(r_tail),                           \
+                         [st] "i"((t2_) == 0 ? 1 : 0), [xt] "w"(xt_), [x] "r"(r_x)           \
+                       : "d0", "d1", "d2", "d3", "d4", "d5", "memory");                      \
+    } else {                                                                                 \
+      __asm__ volatile(TINYRNN_MVE_GROUPS                                                    \
+                       "vmsr p0, %[pred]\n\t"                                                \
+                       "add %[x], %[w], #4\n\t"                                              \
+                       "vpstt\n\t"                                                           \
+                       "vldrwt.u32 q0, [%[w], %q[off], uxtw #2]\n\t"                         \
+                       "vldrwt.u32 q1, [%[x], %q[off], uxtw #2]\n\t" TINYRNN_MVE_TAIL        \
+                           TINYRNN_MVE_STORE                                                 \
+                       : TINYRNN_MVE_OUTS(accp_), [x] "+r"(r_x)                                  \
+                       : [ng] "i"((np_) >> 2), [tail] "i"(r_tail),                           \
+                         [st] "i"((t2_) == 0 ? 1 : 0), [xt] "w"(xt_), [off] "w"(toff),       \
+                         [pred] "r"((uint32_t)vctp32q(r_tail))                               \
+                       : "d0", "d1", "d2", "d3", "d4", "d5", "p0", "memory");                \
+    }                                                                                        \
+    if ((t2_) != 0) {                                                                        \
+      int32_t *const r_o = (t2_);                                                            \
+      r_o[0] = r_a0;                                                                         \
+      r_o[1] = (int32_t)((uint32_t)r_ab0 - (uint32_t)r_a0) >> 8;                             \
+      r_o[2] = r_a1;                                                                         \
+      r_o[3] = (int32_t)((uint32_t)r_ab1 - (uint32_t)r_a1) >> 8;                             \
+    }                                                                                        \
+  } while (0)
+/* the tail inputs of a side: pairs np & ~3 on, zero past np */
+#define TINYRNN_MVE_XTAIL(x_, np_)                                                           \
+  vldrhq_z_s16((const int16_t *)(const void *)((x_) + ((np_) & ~3u)), vctp16q(2u * ((np_) & 3u)))
+#else
+#define TINYRNN_LSTM_MVE_ASM 0
+#endif
+
+/* The LSTM step in blocks of four units: per unit the two Helium dots write their raw
+ * accumulators {a0, ab0, a1, ab1} (input side, recurrent side) to acc; per block VLD4 turns
+ * them into one vector per accumulator (lane = unit) and the rest of the unit's work (the same
+ * integer operations as the scalar loop below) runs on four units at once. A last block of
+ * fewer units predicates its loads and stores of c and h (VCTP); its other lanes compute on
+ * earlier blocks' values (every table index stays in range: each activation's input is
+ * saturated first) and are never stored. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packed_t *L,
+                                                        const uint32_t *xi, const uint32_t *xr,
+                                                        int8_t *h, int16_t *c) {
+  int32_t acc[2][4][4];
+  const uint32_t *w = (const uint32_t *)(const void *)L->w;
+  const int32_t *b = L->b2;
+  uint32_t left = L->units;
+  int32_t lo, hi;
+  if (L->cell_clip > 0 && L->cell_clip < 32767) {
+    lo = -L->cell_clip;
+    hi = L->cell_clip;
+  } else {
+    lo = L->cell_clip == 32767 ? -32767 : -32768;
+    hi = 32767;
+  }
+#if TINYRNN_LSTM_MVE_ASM
+  /* the inputs of both sides' last np % 4 pairs, zero in the inactive lanes: the same for
+   * every unit */
+  const int16x8_t xti = TINYRNN_MVE_XTAIL(xi, L->in_pairs);
+  const int16x8_t xtr = TINYRNN_MVE_XTAIL(xr, L->rec_pairs);
+  const uint32x4_t toff = vidupq_n_u32(0u, 2);
+#endif
+  if (L->units < 4u) {
+    memset(acc, 0, sizeof acc); /* lanes of absent units: defined values */
+  }
+  while (left != 0u) {
+    const uint32_t n = left < 4u ? left : 4u;
+    const mve_pred16_t pred = vctp32q(n);
+    uint32_t u;
+    int32x4x4_t vi, vr;
+    int32x4_t gi, gf, gc, go, cv, cn;
+#if TINYRNN_LSTM_MVE_ASM
+    {
+      int32_t *ai = &acc[0][0][0];
+      int32_t *ar = &acc[1][0][0];
+      for (u = 0; u < n; ++u) {
+        TINYRNN_MVE_DOT(L->in_pairs, xi, xti,
+                        2u * L->rec_pairs >= 8u - 2u * (L->in_pairs & 3u), ai, (int32_t *)0);
+        TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, ar, (int32_t *)0);
+      }
+    }
+#else
+    for (u = 0; u < n; ++u) {
+      const uint32_t *x = xi;
+      tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[0], b[1], b[2], b[3], acc[0][u], 1);
+      x = xr;
+      tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[4], b[5], b[6], b[7], acc[1][u], 1);
+      b += 8;
+    }
+#endif
+    vi = vld4q_s32(&acc[0][0][0]);
+    /* Gates (i, f) and (c, o) as int16 lanes (bottom, top): VQMOVN saturates each side's
+     * requantized value to int16, VQADD.S16 gives sat16(fi + fr) of two gates at once, and
+     * VMOVLB/VMOVLT widen them back (fewer vectors live beside the recurrent side's four). */
+    {
+      const int16x8_t un = vuninitializedq_s16();
+      const int16x8_t f01 = vqmovntq_s32(
+          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vi.val[0], L->mult_in[0], L->lsh_in[0],
+                                                   L->rsh_in[0])),
+          tinyrnn_lstm_gate_mbqm_b(vi.val[0], vi.val[1], L->mult_in[1], L->lsh_in[1],
+                                   L->rsh_in[1]));
+      const int16x8_t f23 = vqmovntq_s32(
+          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vi.val[2], L->mult_in[2], L->lsh_in[2],
+                                                   L->rsh_in[2])),
+          tinyrnn_lstm_gate_mbqm_b(vi.val[2], vi.val[3], L->mult_in[3], L->lsh_in[3],
+                                   L->rsh_in[3]));
+      int16x8_t q01, q23;
+      vr = vld4q_s32(&acc[1][0][0]);
+      q01 = vqaddq_s16(f01, vqmovntq_s32(
+          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vr.val[0], L->mult_rec[0], L->lsh_rec[0],
+                                                   L->rsh_rec[0])),
+          tinyrnn_lstm_gate_mbqm_b(vr.val[0], vr.val[1], L->mult_rec[1], L->lsh_rec[1],
+                                   L->rsh_rec[1])));
+      q23 = vqaddq_s16(f23, vqmovntq_s32(
+          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vr.val[2], L->mult_rec[2], L->lsh_rec[2],
+                                                   L->rsh_rec[2])),
+          tinyrnn_lstm_gate_mbqm_b(vr.val[2], vr.val[3], L->mult_rec[3], L->lsh_rec[3],
+                                   L->rsh_rec[3])));
+      gi = tinyrnn_sigmoid_v(vmovlbq_s16(q01));
+      gf = tinyrnn_sigmoid_v(vmovltq_s16(q01));
+      gc = L->cell_gate_tanh ? tinyrnn_tanh_v(vmovlbq_s16(q23), -12)
+                             : tinyrnn_sigmoid_v(vmovlbq_s16(q23));
+      go = tinyrnn_sigmoid_v(vmovltq_s16(q23));
+      cv = vldrhq_z_s32(c, pred);
+      /* sat16 + sat16 in int16 lanes is sat16 of the sum: inside any clip range below */
+      cn = vmovlbq_s16(vqaddq_s16(
+          vqmovnbq_s32(un, tinyrnn_rq_prod_v(vmulq_s32(gf, cv), L->mult_fc, L->shift_fc)),
+          vqmovnbq_s32(un, tinyrnn_rq_prod_v(vmulq_s32(gi, gc), L->mult_ig, L->shift_ig))));
+    }
+    /* the clip (or int16) range of the scalar code as one clamp of the sum */
+    if (lo > -32768) {
+      cn = vmaxq_s32(cn, vdupq_n_s32(lo));
+    }
+    if (hi < 32767) {
+      cn = vminq_s32(cn, vdupq_n_s32(hi));
+    }
+    vstrhq_p_s32(c, cn, pred);
+    cv = vaddq_n_s32(tinyrnn_rq_prod_v(vmulq_s32(tinyrnn_tanh_v(cn, L->cell_scale_power), go),
+                                       L->mult_h, L->shift_h),
+                     L->hidden_zp);
+    vstrbq_p_s32(h, vshrq_n_s32(vqshlq_r_s32(cv, 24), 24), pred);
+    h += n;
+    c += n;
+    left -= n;
+  }
+}
+#endif
+
 /* One time step; xpack holds 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t *L,
                                                     const int8_t *x, int8_t *h, int16_t *c,
@@ -616,6 +1026,13 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
   int8_t *const h_end = h + L->units;
   tinyrnn_pack2(x, L->input_size, xi);
   tinyrnn_pack2(h, L->units, xr);
+#if TINYRNN_PACKED_MVE
+  tinyrnn_lstm_packed_step_mve(L, xi, xr, h, c);
+  (void)w;
+  (void)b;
+  (void)h_end;
+  return;
+#endif
   for (; h != h_end; ++h, ++c) {
     int32_t ai[4];
     int32_t ar[4];

@@ -51,6 +51,45 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_unit(const tinyrnn_rnn_packed_t *L
   *h = (int8_t)tinyrnn_ssat8(tinyrnn_rq2(2 * c, L->mult_h8, L->lsh_h8, L->rsh_h8));
 }
 
+#if TINYRNN_PACKED_MVE
+/* Helium: per block the two dots in t2 form (one vector each, lane = unit), then the block's
+ * four units at once: tinyrnn_lstm_gate_a_v for both requantizations (sat16 << 16, so the
+ * saturating sum is sat16 of the sum in the high halfword), tinyrnn_tanh_abs_v, and the h8
+ * requantization (VQRDMULH, rounding shift, sat8). The state covers whole blocks. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_t *L,
+                                                       const uint32_t *xi, const uint32_t *xr,
+                                                       int8_t *h) {
+  int32_t t[2][4];
+  const uint32_t *w = (const uint32_t *)(const void *)L->w;
+  const int32_t *b = L->b2;
+  int8_t *const h_end = h + tinyrnn_units4(L->units);
+#if TINYRNN_LSTM_MVE_ASM
+  const int16x8_t xti = TINYRNN_MVE_XTAIL(xi, L->in_pairs);
+  const int16x8_t xtr = TINYRNN_MVE_XTAIL(xr, L->rec_pairs);
+  const uint32x4_t toff = vidupq_n_u32(0u, 2);
+  /* an input side's tail may read (VLD2) into the recurrent side's weights that follow */
+  const int vld2 = 2u * L->rec_pairs >= 8u - 2u * (L->in_pairs & 3u);
+  int32_t *unused = &t[0][0];
+#endif
+  for (; h != h_end; h += 4) {
+    int32x4_t c;
+#if TINYRNN_LSTM_MVE_ASM
+    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, unused, t[0]);
+    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, unused, t[1]);
+#else
+    tinyrnn_dot_t2_mve(&w, xi, L->in_pairs, b, t[0]);
+    tinyrnn_dot_t2_mve(&w, xr, L->rec_pairs, b + 4, t[1]);
+    b += 8;
+#endif
+    c = vqaddq_s32(tinyrnn_lstm_gate_a_v(vldrwq_s32(t[0]), L->mult_in, L->lsh_in, L->rsh_in),
+                   tinyrnn_lstm_gate_a_v(vldrwq_s32(t[1]), L->mult_rec, L->lsh_rec, L->rsh_rec));
+    c = tinyrnn_tanh_abs_v(vshrq_n_s32(c, 16), -12);
+    c = tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8);
+    vstrbq_s32(h, vshrq_n_s32(vqshlq_r_s32(c, 24), 24));
+  }
+}
+#endif
+
 /* One time step; xpack: 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step(const tinyrnn_rnn_packed_t *L,
                                                    const int8_t *x, int8_t *h, void *xpack) {
@@ -63,6 +102,13 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step(const tinyrnn_rnn_packed_t *L
   int8_t *const h_end = h + tinyrnn_units4(L->units);
   tinyrnn_pack2(x, L->input_size, xi);
   tinyrnn_pack2(h, L->units, xr);
+#if TINYRNN_PACKED_MVE
+  tinyrnn_rnn_packed_step_mve(L, xi, xr, h);
+  (void)w;
+  (void)b;
+  (void)h_end;
+  return;
+#endif
   for (; h != h_end; h += 4, b += 8) {
     int32_t ai[4];
     int32_t ar[4];
