@@ -4,10 +4,12 @@ deterministic instruction counts, and every malformed command."""
 
 from __future__ import annotations
 
+import os
 import random
 import time
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from device_plugin import device_option, is_serial_port
@@ -19,6 +21,7 @@ from firmware_support import (
     fixture_mirror,
 )
 
+from tinyrnn.deploy.boards import board
 from tinyrnn.deploy.firmware import QEMU_ENVS, qemu_machine
 from tinyrnn.deploy.link import (
     CommandRejected,
@@ -267,6 +270,29 @@ def test_all_qemu_boards_answer_and_agree(request: pytest.FixtureRequest) -> Non
         with QemuBoard(fixture_build(env).elf, qemu_machine(env)) as d:
             info = d.identify()
             assert info.board == env
+            assert d.classify(w).output == fixture_mirror(w)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_waiting_qemu_board_sleeps_and_still_answers(request: pytest.FixtureRequest) -> None:
+    """The QEMU boards' port waits for input in WFI: a board waiting for the host takes no host
+    CPU (it used to spin a whole core), and answers at once when bytes come."""
+    if is_serial_port(device_option(request.config)):
+        pytest.skip("QEMU-only")
+    w = _windows(1, seed=13)[-1]
+    for env in (e for e in QEMU_ENVS if not board(e).real_chip):
+        qemu = QemuBoard(fixture_build(env).elf, qemu_machine(env))
+        with qemu as d:
+            assert d.classify(w).output == fixture_mirror(w)
+            assert qemu.proc is not None
+            before = _cpu_seconds(qemu.proc.pid)
+            time.sleep(1.0)
+            idle = _cpu_seconds(qemu.proc.pid) - before
+            assert idle < 0.2, f"{env}: QEMU used {idle:.2f} s of CPU in 1 s of waiting"
             assert d.classify(w).output == fixture_mirror(w)
 
 

@@ -20,6 +20,11 @@ void tinyrnn_port_putc(uint8_t c);
 /* Next received byte, or -1 when none is waiting. Never blocks: the harness polls. */
 int tinyrnn_port_getc(void);
 
+/* Called when tinyrnn_port_getc() has nothing: may sleep until a byte arrives (or return at
+ * once; the default does). QEMU boards sleep in WFI, so an emulated board waiting for the host
+ * takes no host CPU instead of a whole core. */
+void tinyrnn_port_wait_input(void);
+
 /* Interval counter around each inference: start, run, read elapsed (modulo 2^32, so one
  * interval must stay below 2^32 units). Under QEMU start() restarts SysTick, which puts the
  * tick phase at a fixed instruction: the same work then reads the same count in every run,

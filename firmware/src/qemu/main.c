@@ -4,11 +4,19 @@
 
 #include "../tinyrnn_harness.h"
 
+#include "../tinyrnn_port.h"
+
+/* Ports that cannot sleep keep polling. */
+__attribute__((weak)) void tinyrnn_port_wait_input(void)
+{
+}
+
 int main(void)
 {
     tinyrnn_harness_init();
     for (;;) {
         tinyrnn_harness_poll();
+        tinyrnn_port_wait_input();
     }
 }
 
