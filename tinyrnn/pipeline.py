@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import asdict
@@ -185,22 +186,24 @@ def _device_lane(first_seed: list[Path], root: Path, phase, failures: list[str],
             failures.append(f"bench {model_dir.name}")
     if not main_job or stop.is_set():
         return
-    phase(f"tinyrnn vs TFLM (reference and CMSIS-NN kernels) on the Arm FPGA boards: "
-          f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each")
-    try:
-        compare_step(first_seed, root, stop)
-    except Exception as e:  # a thread's exception would be lost: name the step, go on
-        print(f"[compare] FAILED: {e}", flush=True)
-        failures.append("compare")
-    if stop.is_set():
-        return
+    # Budgets first: they need no TFLM library beyond the first core's, which the background
+    # build compiles first; the comparison's later boards wait for theirs.
     phase("every emulated board: size and instruction budgets (untrained smartwatch-shaped "
           "models)")
     try:
         budget_step(root)
-    except Exception as e:
+    except Exception as e:  # a thread's exception would be lost: name the step, go on
         print(f"[budget] FAILED: {e}", flush=True)
         failures.append("budget")
+    if stop.is_set():
+        return
+    phase(f"tinyrnn vs TFLM (reference and CMSIS-NN kernels) on the Arm FPGA boards: "
+          f"{len(first_seed)} models, {COMPARE_WINDOWS} test windows each")
+    try:
+        compare_step(first_seed, root, stop)
+    except Exception as e:
+        print(f"[compare] FAILED: {e}", flush=True)
+        failures.append("compare")
     phase("device lane done")
 
 
@@ -217,7 +220,9 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
     start = time.monotonic()
 
     def phase(title: str) -> None:  # elapsed time first: the log shows where a run's time went
-        print(f"== [{(time.monotonic() - start) / 60:5.1f} min] {title}", flush=True)
+        # one write: the two lanes print from two threads
+        sys.stdout.write(f"== [{(time.monotonic() - start) / 60:5.1f} min] {title}\n")
+        sys.stdout.flush()
 
     cells = list(cells)
     main_job = dataset == MAIN_DATASET
