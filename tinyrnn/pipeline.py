@@ -19,6 +19,7 @@ from tinyrnn.core.experiment import (
     MAIN_DATASET,
     MAIN_UNITS,
     MEMORY_DATASETS,
+    MEMORY_SEED_COUNT,
 )
 from tinyrnn.measure.evaluate import evaluate_model
 from tinyrnn.sweep.space import RECALL_LEARNING_RATE, RECALL_MAX_STEPS
@@ -255,7 +256,8 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
         else:
             for memory_set in MEMORY_DATASETS:
                 phase(f"4/5 long-memory task {memory_set}: float accuracy per cell")
-                memory += train_step(memory_set, cells, list(seeds), units, 1, epochs, root,
+                memory += train_step(memory_set, cells, list(seeds)[:MEMORY_SEED_COUNT], units,
+                                     1, epochs, root,
                                      force, learning_rate=RECALL_LEARNING_RATE,
                                      max_steps=RECALL_MAX_STEPS, patience_steps=RECALL_MAX_STEPS)
             phase("reduced cost-accuracy frontier (`tinyrnn sweep --preset frontier` for the full "
