@@ -19,8 +19,9 @@ the conversion child), and SIGINT at each step's middle write. ``TINYRNN_INTERRU
 every write with both signals, for inspect and evaluate too (docs/reliability.md has the figures
 of such a run).
 
-PlatformIO's own outputs (``<build>/firmware/``, ``<build>/pio-core/``) are SCons's: they are not
-compared byte for byte (their ELF embeds the tree's path); the device result that depends on them
+PlatformIO's own outputs (``<build>/firmware/``, ``<build>/pio-core/``) are SCons's, and
+``<build>/ccache/`` is the compiler cache: they are not compared byte for byte (their ELF embeds
+the tree's path; the cache holds whatever was compiled); the device result that depends on them
 is.
 """
 
@@ -50,7 +51,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.device]
 REPO = Path(__file__).resolve().parents[1]
 ALL = os.environ.get("TINYRNN_INTERRUPT_ALL") == "1"
 MODEL = "tones-rnn-u8-s0"
-NOT_COMPARED = ("firmware/", "pio-core/")  # SCons's build outputs (see the module docstring)
+# SCons's build outputs and the compiler cache (see the module docstring)
+NOT_COMPARED = ("firmware/", "pio-core/", "ccache/")
 # Steps whose every write is interrupted in make test too; each run of the others imports
 # TensorFlow twice (interrupted run + rerun), 20-50 s on a busy 2-core machine.
 QUICK = {"compile", "device eval", "report"}
