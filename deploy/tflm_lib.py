@@ -528,8 +528,8 @@ def background_log() -> Path:
     return build_root() / "tflm-lib" / "background.log"
 
 
-def start_background_build(boards: Sequence[str], nice: int = 10) -> subprocess.Popen | None:
-    """Compile the boards' libraries (both variants) in a child process at ``nice``, or return
+def start_background_build(boards: Sequence[str]) -> subprocess.Popen | None:
+    """Compile the boards' libraries (both variants) in a low-priority child process, or return
     None when TFLM is unavailable. Training and single-threaded device work leave a core idle
     much of the time; whoever needs a library later waits on its core's lock, not on the child.
     The child inherits the environment, so it builds into the same tree."""
@@ -539,7 +539,7 @@ def start_background_build(boards: Sequence[str], nice: int = 10) -> subprocess.
     log.parent.mkdir(parents=True, exist_ok=True)
     args = [a for b in boards for a in ("--board", b)]
     with open(log, "wb") as out:
-        return subprocess.Popen(["nice", "-n", str(nice), sys.executable, "-m", "tinyrnn.deploy.tflm_lib",
+        return subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "tinyrnn.deploy.tflm_lib",
                                  *args], stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
 

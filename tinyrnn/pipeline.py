@@ -231,9 +231,8 @@ def run_all(root: Path = DEFAULT_ROOT, seeds: tuple[int, ...] = DEFAULT_SEEDS,
     lane: threading.Thread | None = None
     device_failures: list[str] = []
     memory: list[Path] = []
-    # The comparison's TFLM libraries compile beside training at normal priority: at nice 10 the
-    # two lanes starved them and the last core's library was the job's tail (20.4 min runs).
-    tflm_build = start_background_build(compare_envs(), nice=0) if main_job else None
+    # The comparison's TFLM libraries compile beside training, at low priority.
+    tflm_build = start_background_build(compare_envs()) if main_job else None
     if tflm_build is not None:
         print(f"[tflm-lib] compiling TFLM for the comparison's boards in the background (log: "
               f"{background_log()})", flush=True)
