@@ -136,7 +136,8 @@ def quantize_float_model(fm: FloatModel, calibration: np.ndarray, *, name: str =
                                             _f32(h_q.scale * s_rec[g])) for g in range(gates)])
         layers.append(RecurrentLayerQ(
             fl.cell, fl.reset_after, fl.return_sequences, in_q, h_q, np.stack(w_in),
-            tuple(s_in), np.stack(w_rec), tuple(s_rec), b_in, b_rec, state_bits))
+            tuple(s_in), np.stack(w_rec), tuple(s_rec), b_in, b_rec,
+            state_bits if fl.cell == "gru" else 8))  # a SimpleRNN's state is its int8 h
         in_q = h_q
     wd = np.asarray(fm.dense_w, np.float64).T  # [K, units]
     w_scales = [symmetric_scale(np.abs(row).max(initial=0.0)) for row in wd]
@@ -175,15 +176,17 @@ def quantize_model_dir(model_dir: Path, *, state_bits: int = 16) -> QuantizedMod
                                 state_bits=state_bits)
 
 
-def quantize_recurrent_model(model_dir: Path, out_name: str = "int8_custom.tflite") -> Path:
+def quantize_recurrent_model(model_dir: Path, out_name: str = "int8_custom.tflite", *,
+                             state_bits: int = 16) -> Path:
     """Quantize build/models/<name>/ (model.keras + calibration.npy) into
-    <model_dir>/int8_custom.tflite and return its path. Byte-deterministic."""
+    <model_dir>/int8_custom.tflite and return its path. Byte-deterministic. ``state_bits=8``
+    keeps a GRU's state in int8 (less RAM, less accurate; see rnn_reference.py)."""
     from tinyrnn.core.buildtree import write_bytes_atomic
 
     from .rnn_tflite import to_tflite
 
     model_dir = Path(model_dir)
-    data = to_tflite(quantize_model_dir(model_dir))
+    data = to_tflite(quantize_model_dir(model_dir, state_bits=state_bits))
     out = model_dir / out_name
     write_bytes_atomic(out, data)
     return out

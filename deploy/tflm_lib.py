@@ -18,8 +18,9 @@ Only what the firmware's op resolver can register is compiled (the whole tree is
 
 The archive lands in ``<build>/tflm-lib/<cpu>-<variant>/libtflm.a`` with ``flags.json`` (what an
 application compiling against it must use: include dirs, defines, machine flags). The framework
-objects are compiled once per core and shared by both variants (``<cpu>-framework/``), the
-kernels once per core and variant (``<cpu>-<variant>-kernels/``). Stamps keyed on the tree path,
+objects are compiled once per core and shared by both variants (``<cpu>-framework/``), so are
+the kernels CMSIS-NN does not replace (``<cpu>-kernels/``); the others once per core and variant
+(``<cpu>-<variant>-kernels/``). Stamps keyed on the tree path,
 compiler, flags and the content of every compiled source decide reuse, so editing the tree or a
 flag rebuilds; an unchanged key never recompiles. The firmware links the archive, so
 only the objects a model's resolver reaches end up in flash.
@@ -52,7 +53,7 @@ TREE_ENV = "TFLM_TREE"
 DEFAULT_TREE = REPO_ROOT.parent / "shared" / "peers" / "tflm-cmsisnn"
 VARIANTS: tuple[str, ...] = ("ref", "cmsis-nn")
 QEMU_BOARDS_DIR = FIRMWARE_DIR / "platforms" / "tinyrnn-qemu" / "boards"
-LIB_VERSION = "1"  # bump when this module changes what it compiles or how
+LIB_VERSION = "2"  # bump when this module changes what it compiles or how
 
 # Builtin ops the firmware can register -> the kernel sources they need (under
 # tensorflow/lite/micro/kernels/). Kernels CMSIS-NN replaces are named in CMSIS_KERNELS and taken
@@ -287,27 +288,27 @@ def library_defines(core: Core, variant: str) -> list[str]:
     return defs
 
 
-def kernel_sources(tree: Path, variant: str) -> list[str]:
-    """The variant's kernel sources (and CMSIS-NN's), relative to the tree, in a fixed order."""
+def shared_kernel_sources() -> list[str]:
+    """The kernels CMSIS-NN does not replace: one compile per core serves both variants."""
+    return [f"tensorflow/lite/micro/kernels/{f}"
+            for f in sorted({f for files in OPS.values() for f in files} - CMSIS_KERNELS)]
+
+
+def variant_kernel_sources(tree: Path, variant: str) -> list[str]:
+    """The kernels a variant has its own version of (and CMSIS-NN's sources), in a fixed order."""
     _check_variant(variant)
-    out = []
-    for f in sorted({f for files in OPS.values() for f in files}):
-        if f in CMSIS_KERNELS:
-            out.append(f"tensorflow/lite/micro/kernels/cmsis_nn/{f}" if variant == "cmsis-nn"
-                       else f"reference_kernels/tensorflow/lite/micro/kernels/{f}")
-        else:
-            out.append(f"tensorflow/lite/micro/kernels/{f}")
-    if variant == "cmsis-nn":
-        base = tree / "third_party/cmsis_nn/Source"
-        for d in CMSIS_NN_DIRS:
-            out += sorted(str(p.relative_to(tree)) for p in (base / d).glob("*.c"))
-        out += [f"third_party/cmsis_nn/Source/{f}" for f in CMSIS_NN_FILES]
-    return out
+    if variant == "ref":
+        return [f"reference_kernels/tensorflow/lite/micro/kernels/{f}" for f in sorted(CMSIS_KERNELS)]
+    out = [f"tensorflow/lite/micro/kernels/cmsis_nn/{f}" for f in sorted(CMSIS_KERNELS)]
+    base = tree / "third_party/cmsis_nn/Source"
+    for d in CMSIS_NN_DIRS:
+        out += sorted(str(p.relative_to(tree)) for p in (base / d).glob("*.c"))
+    return out + [f"third_party/cmsis_nn/Source/{f}" for f in CMSIS_NN_FILES]
 
 
 def sources(tree: Path, variant: str) -> list[str]:
     """Every source in the variant's archive: the framework, then the kernels."""
-    out = [*FRAMEWORK, *kernel_sources(tree, variant)]
+    out = [*FRAMEWORK, *shared_kernel_sources(), *variant_kernel_sources(tree, variant)]
     missing = [s for s in out if not (tree / s).is_file()]
     if missing:
         raise TflmUnavailable(f"{tree} lacks sources this firmware needs: {', '.join(missing[:6])}"
@@ -466,8 +467,8 @@ def _one_builder(root: Path, cpu: str, progress: bool) -> Iterator[None]:
 def ensure_library(board: str, variant: str, jobs: int = 2, progress: bool = True) -> Library:
     """The cached archive for the board's core and the variant; compiled when a key changed.
 
-    The framework objects do not depend on the kernel variant (no -DCMSIS_NN in them), so both
-    variants of a core share one compiled framework."""
+    The framework objects and the kernels CMSIS-NN does not replace do not depend on the kernel
+    variant (no -DCMSIS_NN in them), so both variants of a core share them."""
     _check_variant(variant)
     reason = unavailable_reason()
     if reason:
@@ -483,14 +484,21 @@ def _ensure_library(tree: Path, core: Core, variant: str, root: Path, jobs: int,
                     progress: bool) -> Library:
     srcs = sources(tree, variant)
     start = time.monotonic()
+    # The framework and the kernels CMSIS-NN does not replace are compiled without -DCMSIS_NN
+    # (their objects are the same with it: firmware/README.md, "Compile time"), once per core.
+    ref_flags = _compile_flags(tree, core, "ref")
     fw_objs, fw_key, fw_built = _object_set(
-        tree, list(FRAMEWORK), _compile_flags(tree, core, "ref"), root / f"{core.cpu}-framework",
+        tree, list(FRAMEWORK), ref_flags, root / f"{core.cpu}-framework",
         f"{core.cpu} framework", jobs, progress)
-    kernels = kernel_sources(tree, variant)
+    sk_objs, sk_key, sk_built = _object_set(
+        tree, shared_kernel_sources(), ref_flags, root / f"{core.cpu}-kernels",
+        f"{core.cpu} shared kernels", jobs, progress)
     k_objs, k_key, k_built = _object_set(
-        tree, kernels, _compile_flags(tree, core, variant), root / f"{core.cpu}-{variant}-kernels",
-        f"{core.cpu} {variant} kernels", jobs, progress)
-    key = hashlib.sha256(f"{fw_key}{k_key}".encode()).hexdigest()[:16]
+        tree, variant_kernel_sources(tree, variant), _compile_flags(tree, core, variant),
+        root / f"{core.cpu}-{variant}-kernels", f"{core.cpu} {variant} kernels", jobs, progress)
+    k_objs = sk_objs + k_objs
+    k_built = k_built or sk_built
+    key = hashlib.sha256(f"{fw_key}{sk_key}{k_key}".encode()).hexdigest()[:16]
     out = library_dir(core, variant)
     lib, stamp, flags_path = out / "libtflm.a", out / "stamp.json", out / "flags.json"
     try:

@@ -149,6 +149,28 @@ def test_cli_subcommand(trained, capsys):
     assert err.startswith("tinyrnn: error:") and "missing not found" in err
 
 
+def test_cli_state_bits_8_gives_an_int8_state_gru(results, tmp_path, capsys):
+    """`quantize-rnn --state-bits 8`: the .tflite says state_bits 8, its C keeps no int16 state,
+    and that C equals the numpy reference of the int8-state scheme on real windows."""
+    import shutil
+
+    from tinyrnn.cli import main
+
+    d = tmp_path / results["gru"]["dir"].name
+    shutil.copytree(results["gru"]["dir"], d, ignore=shutil.ignore_patterns("tinyrnn", "tflm"))
+    assert main(["quantize-rnn", str(d), "--state-bits", "8", "--compile"]) == 0
+    plan = lower(read_tflite(d / "int8_custom.tflite"))
+    assert [la.state_bits for la in plan.layers] == [8]
+    xq = results["gru"]["xq"][:40]
+    want = run_windows(plan, xq)
+    assert not np.array_equal(want, results["gru"]["out8"][:40]), "int8 state changed nothing"
+    model = HostModel(d / "tinyrnn", REPO / "build" / "test-cache" / "rnn-int8-host")
+    assert np.array_equal(np.stack([model.invoke(w) for w in xq]), want)
+    header = (d / "tinyrnn" / "tinyrnn_model.h").read_text()
+    assert f"TINYRNN_MODEL_STATE_BYTES {plan.layers[0].units} " in header  # int8 h only
+    capsys.readouterr()
+
+
 def test_lstm_and_other_layers_are_refused():
     keras = importlib.import_module("tf_keras")
     inp = keras.Input((10, 3))

@@ -13,7 +13,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from tinyrnn.pipeline import c_arrays_step
 
     for d in args.models:
-        path = quantize_recurrent_model(Path(d))
+        path = quantize_recurrent_model(Path(d), state_bits=args.state_bits)
         print(f"[rnn-int8] {path} ({path.stat().st_size} bytes)")
         for p in c_arrays_step(Path(d)):  # its TFLM C arrays, as `tinyrnn convert` writes them
             print(f"[c-array] {p}")
@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "SimpleRNN) without TFLite's converter; writes int8_custom.tflite (custom ops "
         f"{CUSTOM_GRU}/{CUSTOM_RNN} + int8 FULLY_CONNECTED/SOFTMAX).")
     p.add_argument("models", nargs="+", help="model folders (with model.keras, calibration.npy)")
+    p.add_argument("--state-bits", type=int, choices=(8, 16), default=16,
+                   help="width of a GRU's recurrent state: 16 (default, TFLM-like accuracy) or 8 "
+                   "(2 bytes less RAM per unit, less accurate); a SimpleRNN's state is int8 "
+                   "either way")
     p.add_argument("--compile", action="store_true",
                    help="also compile it for the tinyrnn runtime into <model>/tinyrnn (as `tinyrnn compile`)")
     p.set_defaults(func=cmd_quantize)

@@ -893,6 +893,14 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
 /* the tail inputs of a side: pairs np & ~3 on, zero past np */
 #define TINYRNN_MVE_XTAIL(x_, np_)                                                           \
   vldrhq_z_s16((const int16_t *)(const void *)((x_) + ((np_) & ~3u)), vctp16q(2u * ((np_) & 3u)))
+/* What TINYRNN_MVE_DOT reads besides its arguments, as locals of a step (the same for every
+ * unit): both sides' tail inputs (xti, xtr), the gather offsets (toff), and vld2, whether the
+ * input side's tail may load by VLD2 (it may read into the recurrent weights that follow). */
+#define TINYRNN_MVE_DOT_LOCALS(xi_, xr_, L_)                                                 \
+  const int16x8_t xti = TINYRNN_MVE_XTAIL(xi_, (L_)->in_pairs);                              \
+  const int16x8_t xtr = TINYRNN_MVE_XTAIL(xr_, (L_)->rec_pairs);                             \
+  const uint32x4_t toff = vidupq_n_u32(0u, 2);                                               \
+  const int vld2 = 2u * (L_)->rec_pairs >= 8u - 2u * ((L_)->in_pairs & 3u)
 #else
 #define TINYRNN_LSTM_MVE_ASM 0
 #endif
@@ -920,11 +928,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
     hi = 32767;
   }
 #if TINYRNN_LSTM_MVE_ASM
-  /* the inputs of both sides' last np % 4 pairs, zero in the inactive lanes: the same for
-   * every unit */
-  const int16x8_t xti = TINYRNN_MVE_XTAIL(xi, L->in_pairs);
-  const int16x8_t xtr = TINYRNN_MVE_XTAIL(xr, L->rec_pairs);
-  const uint32x4_t toff = vidupq_n_u32(0u, 2);
+  TINYRNN_MVE_DOT_LOCALS(xi, xr, L);
 #endif
   if (L->units < 4u) {
     memset(acc, 0, sizeof acc); /* lanes of absent units: defined values */
@@ -940,8 +944,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
       int32_t *ai = &acc[0][0][0];
       int32_t *ar = &acc[1][0][0];
       for (u = 0; u < n; ++u) {
-        TINYRNN_MVE_DOT(L->in_pairs, xi, xti,
-                        2u * L->rec_pairs >= 8u - 2u * (L->in_pairs & 3u), ai, (int32_t *)0);
+        TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, ai, (int32_t *)0);
         TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, ar, (int32_t *)0);
       }
     }

@@ -64,11 +64,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_
   const int32_t *b = L->b2;
   int8_t *const h_end = h + tinyrnn_units4(L->units);
 #if TINYRNN_LSTM_MVE_ASM
-  const int16x8_t xti = TINYRNN_MVE_XTAIL(xi, L->in_pairs);
-  const int16x8_t xtr = TINYRNN_MVE_XTAIL(xr, L->rec_pairs);
-  const uint32x4_t toff = vidupq_n_u32(0u, 2);
-  /* an input side's tail may read (VLD2) into the recurrent side's weights that follow */
-  const int vld2 = 2u * L->rec_pairs >= 8u - 2u * (L->in_pairs & 3u);
+  TINYRNN_MVE_DOT_LOCALS(xi, xr, L);
   int32_t *unused = &t[0][0];
 #endif
   for (; h != h_end; h += 4) {
