@@ -8,10 +8,11 @@ Backends (``tinyrnn device eval MODEL --backend ...``):
 
 For a TFLM backend this module writes a firmware model folder under
 ``<build>/tflm-fw/<model>/<file stem>/<backend>/<board>/``: the model's C array (convert/carray.py) and
-``tinyrnn_tflm_config.h`` (the ops the model uses, in the order the resolver registers them, the
-arena size and the model's MACs and weight bytes for ``id``), then builds the board's ordinary
-PlatformIO environment with ``TINYRNN_BACKEND=tflm`` and ``TINYRNN_TFLM_LIB_DIR`` pointing at the
-cached archive (deploy/tflm_lib.py). The same harness and serial protocol run on top.
+``tinyrnn_tflm_config.h`` (the ops the model uses, in the order the resolver registers them, and
+the model's MACs and weight bytes for ``id``) and ``tinyrnn_tflm_arena.h`` (the arena size), then
+builds the board's ordinary PlatformIO environment with ``TINYRNN_BACKEND=tflm`` and
+``TINYRNN_TFLM_LIB_DIR`` pointing at the cached archive (deploy/tflm_lib.py). The same harness
+and serial protocol run on top.
 
 Arena: the bytes TFLM's own allocator measured on the host for this graph (the model card's
 ``int8_tflm_arena_bytes``) plus :data:`ARENA_MARGIN_FRACTION` and :data:`ARENA_MARGIN_BYTES`.
@@ -19,7 +20,8 @@ The margin is needed: the CMSIS-NN kernels request scratch buffers the host's re
 do not, and the board's 32-bit pointers change the bookkeeping (measured on the 32-unit LSTM:
 host 6,944 B; board 5,940 B with the reference kernels, 7,156 B with CMSIS-NN). A graph the host
 interpreter cannot run (tinyrnn's custom ops) is sized on the board: one build with a large
-probe arena reports ``arena_used`` (``id``), and the firmware is rebuilt with that plus the margin.
+probe arena reports ``arena_used`` (``id``), and the firmware is rebuilt with that plus the margin
+in the same build folder, which recompiles only the arena's file.
 """
 
 from __future__ import annotations
@@ -107,8 +109,7 @@ class TflmModel:
                    int(card.get("macs_per_inference", 0)), int(weights or 0))
 
 
-def _config_header(model: TflmModel, builtins: list[str], custom: bool, arena: int,
-                   backend: str) -> str:
+def _config_header(model: TflmModel, builtins: list[str], custom: bool, backend: str) -> str:
     calls = " && \\\n   ".join(f"(r).{RESOLVER_METHODS[op]}() == kTfLiteOk" for op in builtins)
     lines = [
         f"/* TFLM firmware settings for {model.name} ({model.tflite.name}), backend {backend}:",
@@ -117,7 +118,6 @@ def _config_header(model: TflmModel, builtins: list[str], custom: bool, arena: i
         "#define TINYRNN_TFLM_CONFIG_H",
         "",
         f"#define TINYRNN_TFLM_BACKEND_NAME \"{backend}\"",
-        f"#define TINYRNN_TFLM_ARENA_BYTES {arena}",
         f"#define TINYRNN_TFLM_MACS {model.macs}",
         f"#define TINYRNN_TFLM_WEIGHT_BYTES {model.weight_bytes}",
         f"#define TINYRNN_TFLM_OP_COUNT {len(builtins) + (2 if custom else 0)}",
@@ -147,11 +147,19 @@ def write_model_folder(model: TflmModel, backend: str, env: str, arena: int) -> 
     meta = CArrayMeta(model.name, model.steps, model.channels, model.class_names,
                       model.norm_mean, model.norm_std)
     write_c_array(model.tflite, out, meta)
-    text = _config_header(model, builtins, custom, arena, backend)
-    cfg = out / "tinyrnn_tflm_config.h"
-    if not cfg.is_file() or cfg.read_text(encoding="utf-8") != text:
-        cfg.write_text(text, encoding="utf-8")
+    _write_if_changed(out / "tinyrnn_tflm_config.h", _config_header(model, builtins, custom, backend))
+    # The arena alone in its header: a probe build and the final one differ only here.
+    _write_if_changed(out / "tinyrnn_tflm_arena.h",
+                      f"/* TFLM arena for {model.name} ({model.tflite.name}), backend {backend}: "
+                      f"written by deploy/tflm_firmware.py. */\n"
+                      f"#define TINYRNN_TFLM_ARENA_BYTES {arena}\n")
     return out
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Unchanged headers keep their timestamps, so SCons rebuilds nothing for them."""
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -178,7 +186,8 @@ def _probe_arena(model: TflmModel, env: str, backend: str, lib_dir: Path) -> int
     if cache.is_file():
         return int(json.loads(cache.read_text(encoding="utf-8"))["arena_used"])
     folder = write_model_folder(model, backend, env, PROBE_ARENA_BYTES)
-    fw = build(env, folder, build_dir=folder / "probe-build",
+    # The final firmware is built in the same folder next: only the arena's file is recompiled.
+    fw = build(env, folder, build_dir=folder / "build",
                extra_env={"TINYRNN_BACKEND": "tflm", "TINYRNN_TFLM_LIB_DIR": str(lib_dir)})
     try:
         with QemuBoard(fw.elf, qemu_machine(env)) as dev:

@@ -156,7 +156,7 @@ def test_custom_ops_equal_tinyrnn_and_numpy(cell, backends, wins):
     from tinyrnn.convert.aot.hostbuild import HostModel
     from tinyrnn.convert.aot.plan import lower
     from tinyrnn.convert.rnn_reference import run_windows
-    from tinyrnn.deploy.tflm_firmware import build_tflm
+    from tinyrnn.deploy.tflm_firmware import _probe_cache, build_tflm
 
     tflite, cdir = _generated(cell)
     want = run_windows(lower(read_tflite(tflite)), np.stack(wins))
@@ -165,8 +165,13 @@ def test_custom_ops_equal_tinyrnn_and_numpy(cell, backends, wins):
         assert host.invoke(w).tolist() == want[i].tolist(), f"window {i}: tinyrnn C != numpy"
     model = _tflm_model(tflite, f"tflm-{cell}{UNITS}", host_arena=False)
     for backend in backends:
+        _probe_cache(model, ENV, backend).unlink(missing_ok=True)  # size it on the board now
         fw = build_tflm(model, ENV, backend)
         assert fw.arena_source == "board"
+        # The final build followed the probe in its folder and recompiled only the arena's file.
+        objs = fw.firmware.elf.parent / "backend_tflm"
+        assert (objs / "tinyrnn_backend_tflm.o").stat().st_mtime_ns < \
+            (objs / "tinyrnn_tflm_arena.o").stat().st_mtime_ns
         outs, _, info = _run(fw.firmware.elf, wins)
         assert info.backend == backend
         for i, got in enumerate(outs):

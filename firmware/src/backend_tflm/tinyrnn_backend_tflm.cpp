@@ -40,7 +40,6 @@ namespace {
 
 using Resolver = tflite::MicroMutableOpResolver<TINYRNN_TFLM_OP_COUNT>;
 
-alignas(16) uint8_t tinyrnn_tflm_arena[TINYRNN_TFLM_ARENA_BYTES];
 tflite::MicroInterpreter *tinyrnn_tflm_interpreter = nullptr;
 uint32_t tinyrnn_tflm_used = 0;
 // Placement storage: no heap on the device.
@@ -112,7 +111,7 @@ extern "C" int tinyrnn_model_init(void)
   }
 #endif
   tinyrnn_tflm_interpreter = new (tinyrnn_tflm_interp_buf)
-      tflite::MicroInterpreter(model, *resolver, tinyrnn_tflm_arena, sizeof tinyrnn_tflm_arena);
+      tflite::MicroInterpreter(model, *resolver, tinyrnn_tflm_arena, tinyrnn_tflm_arena_bytes());
   if (tinyrnn_tflm_interpreter->AllocateTensors() != kTfLiteOk) {
     // TFLM has logged the cause (a missing op, the bytes the arena lacks) before this.
     tinyrnn_tflm_interpreter = nullptr;

@@ -19,10 +19,6 @@
 #error "backend_tflm: the harness feeds int8 windows; convert the int8 .tflite, not the float one"
 #endif
 
-#ifndef TINYRNN_TFLM_ARENA_BYTES
-/* Set from the model card's measured arena plus margin (32-bit targets differ from the host). */
-#define TINYRNN_TFLM_ARENA_BYTES 16384
-#endif
 #ifndef TINYRNN_TFLM_BACKEND_NAME
 #define TINYRNN_TFLM_BACKEND_NAME "tflm"
 #endif
@@ -45,7 +41,8 @@
 #define TINYRNN_MODEL_INPUT_ZERO_POINT TINYRNN_TFLM_INPUT_ZERO_POINT
 #define TINYRNN_MODEL_OUTPUT_SCALE TINYRNN_TFLM_OUTPUT_SCALE
 #define TINYRNN_MODEL_OUTPUT_ZERO_POINT TINYRNN_TFLM_OUTPUT_ZERO_POINT
-#define TINYRNN_MODEL_ARENA_BYTES TINYRNN_TFLM_ARENA_BYTES
+/* The arena is defined in tinyrnn_tflm_arena.cpp, sized by its own header. */
+#define TINYRNN_MODEL_ARENA_BYTES tinyrnn_tflm_arena_bytes()
 /* What AllocateTensors() took of the arena: `id` reports it as arena_used. */
 #define TINYRNN_MODEL_ARENA_USED() tinyrnn_tflm_arena_used()
 #define TINYRNN_MODEL_STATE_BYTES 0   /* inside the arena (variable tensors) */
@@ -61,6 +58,8 @@ void tinyrnn_model_reset(void);
 int tinyrnn_model_invoke(const int8_t *input, int8_t *output);
 int tinyrnn_model_step(const int8_t *frame, int8_t *output);
 uint32_t tinyrnn_tflm_arena_used(void);
+uint32_t tinyrnn_tflm_arena_bytes(void);
+extern uint8_t tinyrnn_tflm_arena[];
 
 #ifdef __cplusplus
 }
