@@ -83,25 +83,30 @@ def cache_root() -> Path:
     return REPO / "build" / "test-cache" / f"rnn-int8-{h.hexdigest()[:10]}"
 
 
+# Children training at once: training runs on one TF thread (tinyrnn.train.fit.TRAIN_THREADS),
+# so two use both cores of a 2-core machine.
+PARALLEL = 2
+
+
 def model_dirs(keys: tuple[str, ...] = ("gru", "rnn", "gru_ra0")) -> dict[str, Path]:
-    """Train what is missing (one child process per model) and return {key: model dir}."""
+    """Train what is missing (one child process per model, PARALLEL at once) and return
+    {key: model dir}."""
     root = cache_root()
     names = {"gru": f"watch-gru-u{UNITS}-s{SEED}", "rnn": f"watch-rnn-u{UNITS}-s{SEED}",
              "lstm": f"watch-lstm-u{UNITS}-s{SEED}", "gru_ra0": f"watch-gru-ra0-u{UNITS}-s{SEED}"}
-    out = {}
-    for key in keys:
-        d = root / "models" / names[key]
-        if not (d / "metrics.json").is_file():
-            env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3",
-                       PYTHONPATH=f"{REPO}:{REPO / 'host_tests'}")
-            proc = subprocess.run(
-                [sys.executable, "-c",
-                 f"import rnn_int8_models as m; m._child({str(root)!r}, {key!r})"],
-                capture_output=True, text=True, env=env, timeout=1800, cwd=REPO)
-            if proc.returncode != 0 or not (d / "metrics.json").is_file():
-                raise RuntimeError(f"training {key} failed ({proc.returncode}):\n"
-                                   f"{proc.stderr[-3000:]}")
-        out[key] = d
+    out = {key: root / "models" / names[key] for key in keys}
+    missing = [key for key in keys if not (out[key] / "metrics.json").is_file()]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=f"{REPO}:{REPO / 'host_tests'}")
+    for i in range(0, len(missing), PARALLEL):
+        running = {key: subprocess.Popen(
+            [sys.executable, "-c", f"import rnn_int8_models as m; m._child({str(root)!r}, {key!r})"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+            for key in missing[i:i + PARALLEL]}
+        for key, proc in running.items():
+            _, err = proc.communicate(timeout=1800)
+            if proc.returncode != 0 or not (out[key] / "metrics.json").is_file():
+                raise RuntimeError(f"training {key} failed ({proc.returncode}):\n{err[-3000:]}")
     return out
 
 
