@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyrnn.core.buildtree import ModelFolder, write_json
+from tinyrnn.core.buildtree import ModelFolder, write_json, write_text_atomic
 from tinyrnn.deploy.firmware import FirmwareBuild, build
 from tinyrnn.deploy.pio_bootstrap import build_root
 from tinyrnn.deploy.tflm_lib import OPS, RESOLVER_METHODS, Core, ensure_library
@@ -157,9 +157,10 @@ def write_model_folder(model: TflmModel, backend: str, env: str, arena: int) -> 
 
 
 def _write_if_changed(path: Path, text: str) -> None:
-    """Unchanged headers keep their timestamps, so SCons rebuilds nothing for them."""
+    """Unchanged headers keep their timestamps, so SCons rebuilds nothing for them; a changed one
+    is replaced whole, like the C array beside it (an interrupted write leaves no half header)."""
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+        write_text_atomic(path, text)
 
 
 @dataclass(frozen=True)
