@@ -28,6 +28,8 @@ ZOO: dict[str, tuple[int, int, int, int, int, float, str]] = {
     "t8_c3_u16_sat8": (8, 3, 16, 12, 1, 8.0, "softmax"),
     "t40_c8_u24_l2_sat": (40, 8, 24, 6, 2, 4.0, "mlp"),
     "t24_c5_u12_linear": (24, 5, 12, 4, 1, 2.0, "linear"),
+    "t6_c32_u17_sat": (6, 32, 17, 3, 1, 3.0, "softmax"),
+    "t6_c17_u33": (6, 17, 33, 3, 1, 1.0, "softmax"),
 }
 # Models the compiler must refuse: int8 with an extra TANH op, and a float GRU (WHILE loop).
 BAD = {

@@ -36,7 +36,7 @@ MVE_NAMES = ["gru_t1_c1_u1", "gru0_t5_c1_u1", "gru_t10_c3_u5", "gru0_t12_c4_u7",
              "gru_t128_c16_u16_sat", "gru_t16_c2_u96", "gru_t20_c5_u12_l2", "gru_t12_c7_u50_sat",
              "rnn_t1_c1_u1", "rnn_t30_c3_u9", "rnn_t128_c6_u32_sat", "rnn_t16_c16_u96",
              "rnn_t24_c4_u10_l2", "rnn_t20_c6_u50", "gru_t10_c3_u5_s8", "gru_t100_c6_u32_s8",
-             "gru_t20_c5_u12_l2_s8"]
+             "gru_t20_c5_u12_l2_s8", "gru_t6_c17_u32_sat", "rnn_t6_c32_u17", "gru_t5_c16_u33"]
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_packed_lstm_scalar_path_on_device(env, tmp_path):
         # 8 and 16 units with 2-3 inputs (input tails of one and two pairs), saturating gates,
         # 96 units (full and tail groups on the recurrent side), stacked layers on 16 inputs
         names += ["t1_c1_u1", "t10_c3_u8", "t8_c3_u16_sat8", "t16_c2_u96", "t40_c8_u24_l2_sat",
-                  "t30_c16_u64_l2"]
+                  "t30_c16_u64_l2", "t6_c32_u17_sat", "t6_c17_u33"]
     paths = ensure_models({n: ZOO[n] for n in names})
     for name in names:
         cdir = tmp_path / name

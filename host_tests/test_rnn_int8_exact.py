@@ -45,6 +45,11 @@ SHAPES = {
     "gru_t12_c7_u50_sat": ("gru", True, 12, 7, 50, 5, 1, 4.0),
     "rnn_t20_c6_u50": ("rnn", False, 20, 6, 50, 7, 1, 1.0),
     "rnn_t15_c5_u21_l2": ("rnn", False, 15, 5, 21, 4, 2, 2.0),
+    # the edges of the Helium int8-row layout (TINYRNN_W8: at most 32 inputs and units, one or
+    # two vectors each)
+    "gru_t6_c17_u32_sat": ("gru", True, 6, 17, 32, 3, 1, 4.0),
+    "rnn_t6_c32_u17": ("rnn", False, 6, 32, 17, 3, 1, 1.0),
+    "gru_t5_c16_u33": ("gru", True, 5, 16, 33, 3, 1, 1.0),
     # GRU with an int8 state (quantizer state_bits=8, "_s8" in the name): h8 is the whole state
     "gru_t10_c3_u5_s8": ("gru", True, 10, 3, 5, 4, 1, 1.0),
     "gru0_t12_c4_u20_s8": ("gru", False, 12, 4, 20, 3, 1, 2.0),

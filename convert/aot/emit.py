@@ -140,6 +140,36 @@ def _bias_pairs(gs: list) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+def w8_stream(w_in: np.ndarray, w_rec: np.ndarray, b_in: np.ndarray, b_rec: np.ndarray,
+              quads: list[list[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray]:
+    """The Helium kernels' int8 rows (TINYRNN_W8_DOTS, tinyrnn_lstm_packed.h) from gate-major
+    [G][units][n] weights and [G][units] start values: per quad of (gate, unit) rows, the four
+    input rows then the four recurrent rows, unpadded, and 16 zero bytes after the last (the
+    kernel's 16-byte loads reach past a short row); start values in the same order (input
+    four, recurrent four)."""
+    rows: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
+    for quad in quads:
+        for w, b in ((w_in, b_in), (w_rec, b_rec)):
+            rows += [w[g, k].astype(np.int64) for g, k in quad]
+            starts.append(np.array([int(b[g, k]) for g, k in quad], np.int64))
+    return np.concatenate([*rows, np.zeros(16, np.int64)]), np.concatenate(starts)
+
+
+def w8_or_pairs(i: int, n_in: int, units: int, w8: tuple[np.ndarray, np.ndarray],
+                pairs: np.ndarray, starts2: np.ndarray) -> str:
+    """Layer i's weight arrays for both builds: the int8 rows where TINYRNN_W8 holds (Helium),
+    the gate-pair halfwords elsewhere, and K_L<i>_W / K_L<i>_B naming whichever is compiled."""
+    return (f"#if TINYRNN_W8({n_in}, {units})\n"
+            + _array("int8_t", f"k_l{i}_w8", w8[0], 24)
+            + _array("int32_t", f"k_l{i}_b8", w8[1], 8)
+            + f"#define K_L{i}_W ((const int16_t *)(const void *)k_l{i}_w8)\n"
+            f"#define K_L{i}_B k_l{i}_b8\n#else\n"
+            + _aligned_i16(f"k_l{i}_w", pairs)
+            + _array("int32_t", f"k_l{i}_b", starts2, 8)
+            + f"#define K_L{i}_W k_l{i}_w.v\n#define K_L{i}_B k_l{i}_b\n#endif\n")
+
+
 # init/step/invoke are the same for every cell: run_layers and run_head hold what differs.
 def model_api_functions(s: Symbols, has_normalization: bool) -> str:
     """init/step/invoke, then the input quantization functions the header declares."""
@@ -361,8 +391,11 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
             # one stream per unit (input then recurrent), so the kernel walks a single pointer
             pw = np.concatenate([pw_in.reshape(U, -1), pw_rec.reshape(U, -1)], axis=1)
             b2 = np.concatenate([b2_in, b2_rec], axis=1)
-            c.append(_aligned_i16(f"k_l{i}_w", pw))
-            c.append(_array("int32_t", f"k_l{i}_b", b2, 8))
+            # per unit one quad: its four gates
+            w8 = w8_stream(np.stack([g.w_in for g in gs]), np.stack([g.w_rec for g in gs]),
+                           np.stack([g.bias_in for g in gs]), np.stack([g.bias_rec for g in gs]),
+                           [[(g, j) for g in range(4)] for j in range(U)])
+            c.append(w8_or_pairs(i, n_in, U, w8, pw, b2))
             weight_bytes += 2 * pw.size + 4 * b2.size
             padding += 2 * pw.size - sum(g.w_in.size + g.w_rec.size for g in gs)
 
@@ -372,7 +405,7 @@ def emit(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Sequence[flo
             c.append(
                 f"static const tinyrnn_lstm_packed_t k_l{i} = {{\n  {n_in}, {U}, "
                 f"{_pairs(n_in)}, {_pairs(U)},\n"
-                f"  k_l{i}_w.v, k_l{i}_b,\n"
+                f"  K_L{i}_W, K_L{i}_B,\n"
                 f"  {quad4([g.mult_in for g in gs])}, {quad4([max(g.shift_in, 0) for g in gs])}, "
                 f"{quad4([max(-g.shift_in, 0) for g in gs])},\n"
                 f"  {quad4([g.mult_rec for g in gs])}, {quad4([max(g.shift_rec, 0) for g in gs])}, "

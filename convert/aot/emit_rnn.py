@@ -25,6 +25,8 @@ from .emit import (
     emit_header,
     emit_run_head,
     model_api_functions,
+    w8_or_pairs,
+    w8_stream,
 )
 from .plan import FcOp, ModelPlan
 from .rnn_plan import RecurrentLayer
@@ -136,6 +138,15 @@ def _pack_layer(la: RecurrentLayer) -> tuple[np.ndarray, np.ndarray] | None:
     return np.concatenate(ws)[None, :], np.concatenate(bs)[None, :]
 
 
+def _w8_layer(la: RecurrentLayer) -> tuple[np.ndarray, np.ndarray]:
+    """The Helium int8 rows of a reset_after GRU or a SimpleRNN: per block of 4 units (padded
+    with zero rows) one quad per gate (z, r, h; the RNN's one), lane = unit."""
+    blocks = _units4(la.units) // 4
+    quads = [[(g, 4 * k + u) for u in range(4)] for k in range(blocks) for g in range(la.gates)]
+    return w8_stream(_pad_rows(la.w_in, la.units), _pad_rows(la.w_rec, la.units),
+                     _pad_rows(la.b_in, la.units), _pad_rows(la.b_rec, la.units), quads)
+
+
 def _packed_scratch(la: RecurrentLayer) -> int:
     """Bytes of the packed kernel's scratch: int16 pairs of x and h8 (stored twice over for the
     portable path); the reset_after=0 GRU adds the pairs of rh8 and rh8 itself."""
@@ -211,22 +222,26 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
             pw, b2 = packed[i]
             c.append(f"/* {la.cell.upper()} layer {i}: {n} inputs, {U} units, pair-packed int8 "
                      f"weights (see tinyrnn_{la.cell}_packed.h). */\n")
-            c.append(_aligned_i16(f"k_l{i}_w", pw))
-            c.append(_array("int32_t", f"k_l{i}_b", b2, 8))
+            if la.cell == "gru" and not la.reset_after:
+                c.append(_aligned_i16(f"k_l{i}_w", pw))
+                c.append(_array("int32_t", f"k_l{i}_b", b2, 8))
+                c.append(f"#define K_L{i}_W k_l{i}_w.v\n#define K_L{i}_B k_l{i}_b\n")
+            else:
+                c.append(w8_or_pairs(i, n, U, _w8_layer(la), pw, b2))
             weight_bytes += 2 * pw.size + 4 * b2.size
             padding += 2 * pw.size - la.w_in.size - la.w_rec.size
             h8 = f"{la.mult_h8}, {max(la.shift_h8, 0)}, {max(-la.shift_h8, 0)}"
             if la.cell == "gru":
                 c.append(
                     f"static const tinyrnn_gru_packed_t k_l{i} = {{\n  {n}, {U}, "
-                    f"{_pairs(n)}, {_pairs(U)},\n  k_l{i}_w.v, k_l{i}_b,\n"
+                    f"{_pairs(n)}, {_pairs(U)},\n  K_L{i}_W, K_L{i}_B,\n"
                     f"  {trio(la.mult_in)}, {lr(la.shift_in)},\n"
                     f"  {trio(la.mult_rec)}, {lr(la.shift_rec)},\n  {h8}\n}};\n\n")
                 descriptor_bytes += 8 + 8 + 21 * 4
             else:
                 c.append(
                     f"static const tinyrnn_rnn_packed_t k_l{i} = {{\n  {n}, {U}, "
-                    f"{_pairs(n)}, {_pairs(U)},\n  k_l{i}_w.v, k_l{i}_b,\n"
+                    f"{_pairs(n)}, {_pairs(U)},\n  K_L{i}_W, K_L{i}_B,\n"
                     f"  {la.mult_in[0]}, {max(la.shift_in[0], 0)}, {max(-la.shift_in[0], 0)},\n"
                     f"  {la.mult_rec[0]}, {max(la.shift_rec[0], 0)}, "
                     f"{max(-la.shift_rec[0], 0)},\n  {h8}\n}};\n\n")

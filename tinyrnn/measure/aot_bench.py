@@ -32,7 +32,7 @@ from tinyrnn.convert.aot.errors import AotError
 from tinyrnn.convert.aot.hostbuild import RUNTIME_SRC, HostModel
 from tinyrnn.convert.arena import measure_arena
 
-_WEIGHT_SYMBOL = re.compile(r"^k_(l\d+_(w|b|w_in|w_rec|b_in|b_rec)|h\d+_(w|b|mult|shift))$")
+_WEIGHT_SYMBOL = re.compile(r"^k_(l\d+_(w|b|w8|b8|w_in|w_rec|b_in|b_rec)|h\d+_(w|b|mult|shift))$")
 
 
 def arm_code_size(model_dir: Path, work: Path, *, dsp: bool = True) -> dict[str, int]:

@@ -104,67 +104,92 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_unit(const tinyrnn_gru_packed_t *L
 #define TINYRNN_GRU_H16_AT(h16, k, s8) ((s8) ? (h16) : (h16) + (k))
 
 #if TINYRNN_PACKED_MVE
-/* Helium: the dots as in the scalar loop below, their raw sums collected per block, then every
- * unit's element-wise work on four units per vector (lane = unit; the state arrays cover whole
- * blocks, so no predication). The (z, r) dots of units (0, 1) and (2, 3) land side by side, so
- * VLD2 gives z's A sums and the AB sums from which r's B sums come (ab - a = 512 r). Operations
- * and their exactness: tinyrnn_rq16_v, tinyrnn_sigmoid_v, tinyrnn_tanh_v (tinyrnn_lstm_packed.h);
- * rshift15 is tinyrnn_rdbypot_v(v, 15) under the same ranges as the scalar code. */
+/* Helium: per block the dots, then every unit's element-wise work on four units per vector
+ * (lane = unit; the state arrays cover whole blocks, so no predication). With the int8-row
+ * layout (w8) the block is three quads, gates z, r, h of its four units (TINYRNN_W8_DOTS), and
+ * each gate's sums load as one vector. Otherwise the gate-pair dots as in the scalar loop below:
+ * the (z, r) dots of units (0, 1) and (2, 3) land side by side, so VLD2 gives z's A sums and the
+ * AB sums from which r's B sums come (ab - a = 512 r). Operations and their exactness:
+ * tinyrnn_gate16_v, tinyrnn_sigmoid_v, tinyrnn_tanh_v (tinyrnn_lstm_packed.h); rshift15 is
+ * tinyrnn_rdbypot_v(v, 15) under the same ranges as the scalar code. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_t *L,
                                                        const uint32_t *xi, const uint32_t *xr,
-                                                       int16_t *h16, int8_t *h8, int s8) {
-  int32_t zr[2][8];
+                                                       const int8_t *x, int16_t *h16, int8_t *h8,
+                                                       int s8, int w8) {
+  int32_t zr[2][12]; /* w8: [side][z, r, h of four units]; pairs: [side][8] and hh */
   int32_t hh[2][4];
   const uint32_t *w = (const uint32_t *)(const void *)L->w;
   const int32_t *b = L->b2;
   int8_t *const h8_end = h8 + tinyrnn_units4(L->units);
 #if TINYRNN_LSTM_MVE_ASM
   TINYRNN_MVE_DOT_LOCALS(xi, xr, L);
+  int8x16_t xs[4]; /* w8: the inputs (TINYRNN_W8_INPUTS) */
+  const int8_t *w8p = (const int8_t *)(const void *)L->w;
+  if (w8) {
+    TINYRNN_W8_INPUTS(xs, x, L->input_size, h8, L->units);
+  }
+#else
+  (void)x;
 #endif
   for (; h8 != h8_end; h8 += 4, h16 = TINYRNN_GRU_H16_AT(h16, 4, s8)) {
-    int32x4x2_t vi, vr;
-    int32x4_t z, r, a, c, hv;
+    int32x4_t z, r, a, c, hv, ain, arec;
 #if TINYRNN_LSTM_MVE_ASM
     int32_t *pi = &zr[0][0];
     int32_t *pr = &zr[1][0];
-    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, (int32_t *)0);
-    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, (int32_t *)0);
-    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, (int32_t *)0);
-    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, (int32_t *)0);
-    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, hh[0]);
-    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, hh[1]);
+    if (w8) {
+      TINYRNN_W8_DOTS(3, L->input_size, L->units, xs, w8p, b, pi, pr);
+      z = vqaddq_s32(
+          tinyrnn_gate16_v(vldrwq_s32(&zr[0][0]), L->mult_in[0], L->lsh_in[0], L->rsh_in[0], 1),
+          tinyrnn_gate16_v(vldrwq_s32(&zr[1][0]), L->mult_rec[0], L->lsh_rec[0], L->rsh_rec[0],
+                           1));
+      r = vqaddq_s32(
+          tinyrnn_gate16_v(vldrwq_s32(&zr[0][4]), L->mult_in[1], L->lsh_in[1], L->rsh_in[1], 1),
+          tinyrnn_gate16_v(vldrwq_s32(&zr[1][4]), L->mult_rec[1], L->lsh_rec[1], L->rsh_rec[1],
+                           1));
+      ain = vldrwq_s32(&zr[0][8]);
+      arec = vldrwq_s32(&zr[1][8]);
+    } else {
+      TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, (int32_t *)0);
+      TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, (int32_t *)0);
+      TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, (int32_t *)0);
+      TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, (int32_t *)0);
+      TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, pi, hh[0]);
+      TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, pr, hh[1]);
 #else
-    const uint32_t *x;
-    x = xi;
-    tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[0], b[1], b[2], b[3], &zr[0][0], 0);
-    x = xr;
-    tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[4], b[5], b[6], b[7], &zr[1][0], 0);
-    x = xi;
-    tinyrnn_dot_pairs_mve(&w, &x, L->in_pairs, b[8], b[9], b[10], b[11], &zr[0][4], 0);
-    x = xr;
-    tinyrnn_dot_pairs_mve(&w, &x, L->rec_pairs, b[12], b[13], b[14], b[15], &zr[1][4], 0);
-    tinyrnn_dot_t2_mve(&w, xi, L->in_pairs, b + 16, hh[0]);
-    tinyrnn_dot_t2_mve(&w, xr, L->rec_pairs, b + 20, hh[1]);
-    b += 24;
+    {
+      const uint32_t *xp;
+      xp = xi;
+      tinyrnn_dot_pairs_mve(&w, &xp, L->in_pairs, b[0], b[1], b[2], b[3], &zr[0][0], 0);
+      xp = xr;
+      tinyrnn_dot_pairs_mve(&w, &xp, L->rec_pairs, b[4], b[5], b[6], b[7], &zr[1][0], 0);
+      xp = xi;
+      tinyrnn_dot_pairs_mve(&w, &xp, L->in_pairs, b[8], b[9], b[10], b[11], &zr[0][4], 0);
+      xp = xr;
+      tinyrnn_dot_pairs_mve(&w, &xp, L->rec_pairs, b[12], b[13], b[14], b[15], &zr[1][4], 0);
+      tinyrnn_dot_t2_mve(&w, xi, L->in_pairs, b + 16, hh[0]);
+      tinyrnn_dot_t2_mve(&w, xr, L->rec_pairs, b + 20, hh[1]);
+      b += 24;
 #endif
-    vi = vld2q_s32(&zr[0][0]);
-    vr = vld2q_s32(&zr[1][0]);
-    z = tinyrnn_sigmoid_v(vshrq_n_s32(
-        vqaddq_s32(tinyrnn_lstm_gate_a_v(vi.val[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]),
-                   tinyrnn_lstm_gate_a_v(vr.val[0], L->mult_rec[0], L->lsh_rec[0],
-                                         L->rsh_rec[0])),
-        16));
-    r = tinyrnn_sigmoid_v(vshrq_n_s32(
-        vqaddq_s32(tinyrnn_lstm_gate_b_v(vi.val[0], vi.val[1], L->mult_in[1], L->lsh_in[1],
-                                         L->rsh_in[1]),
-                   tinyrnn_lstm_gate_b_v(vr.val[0], vr.val[1], L->mult_rec[1], L->lsh_rec[1],
-                                         L->rsh_rec[1])),
-        16));
+      {
+        const int32x4x2_t vi = vld2q_s32(&zr[0][0]);
+        const int32x4x2_t vr = vld2q_s32(&zr[1][0]);
+        z = vqaddq_s32(
+            tinyrnn_lstm_gate_a_v(vi.val[0], L->mult_in[0], L->lsh_in[0], L->rsh_in[0]),
+            tinyrnn_lstm_gate_a_v(vr.val[0], L->mult_rec[0], L->lsh_rec[0], L->rsh_rec[0]));
+        r = vqaddq_s32(tinyrnn_lstm_gate_b_v(vi.val[0], vi.val[1], L->mult_in[1],
+                                             L->lsh_in[1], L->rsh_in[1]),
+                       tinyrnn_lstm_gate_b_v(vr.val[0], vr.val[1], L->mult_rec[1],
+                                             L->lsh_rec[1], L->rsh_rec[1]));
+      }
+      ain = vldrwq_s32(hh[0]);
+      arec = vldrwq_s32(hh[1]);
+    }
+    z = tinyrnn_sigmoid_v(vshrq_n_s32(z, 16));
+    r = tinyrnn_sigmoid_v(vshrq_n_s32(r, 16));
     /* a = sat16(xh + sat16(rshift15(r * rec))), both terms as sat16 << 16 */
-    a = tinyrnn_lstm_gate_a_v(vldrwq_s32(hh[1]), L->mult_rec[2], L->lsh_rec[2], L->rsh_rec[2]);
+    a = tinyrnn_gate16_v(arec, L->mult_rec[2], L->lsh_rec[2], L->rsh_rec[2], w8);
     a = vqshlq_r_s32(tinyrnn_rdbypot_v(vmulq_s32(r, vshrq_n_s32(a, 16)), 15), 16);
-    a = vqaddq_s32(
-        tinyrnn_lstm_gate_a_v(vldrwq_s32(hh[0]), L->mult_in[2], L->lsh_in[2], L->rsh_in[2]), a);
+    a = vqaddq_s32(tinyrnn_gate16_v(ain, L->mult_in[2], L->lsh_in[2], L->rsh_in[2], w8), a);
     c = tinyrnn_tanh_v(vshrq_n_s32(a, 16), -12);
     if (!s8) {
       hv = vaddq_s32(c, tinyrnn_rdbypot_v(vmulq_s32(z, vsubq_s32(vldrhq_s32(h16), c)), 15));
@@ -195,15 +220,21 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_run(const tinyrnn_gru_packed_t *L,
   const int16_t *w = L->w;
   const int32_t *b = L->b2;
   int8_t *const h8_end = h8 + tinyrnn_units4(L->units);
-  tinyrnn_pack2(x, L->input_size, xi);
-  tinyrnn_pack2(h8, L->units, xr);
 #if TINYRNN_PACKED_MVE
-  tinyrnn_gru_packed_step_mve(L, xi, xr, h16, h8, s8);
+  if (TINYRNN_W8(L->input_size, L->units)) {
+    tinyrnn_gru_packed_step_mve(L, xi, xr, x, h16, h8, s8, 1); /* reads x and h8 as they are */
+  } else {
+    tinyrnn_pack2(x, L->input_size, xi);
+    tinyrnn_pack2(h8, L->units, xr);
+    tinyrnn_gru_packed_step_mve(L, xi, xr, x, h16, h8, s8, 0);
+  }
   (void)w;
   (void)b;
   (void)h8_end;
   return;
 #endif
+  tinyrnn_pack2(x, L->input_size, xi);
+  tinyrnn_pack2(h8, L->units, xr);
   for (; h8 != h8_end; h8 += 4, h16 = TINYRNN_GRU_H16_AT(h16, 4, s8), b += 24) {
     int32_t ai[4];
     int32_t ar[4];

@@ -758,14 +758,48 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_mbqm_b(int32x4_t a, int32x4_t 
   return tinyrnn_mbqm_v(tinyrnn_shl_v(vsubq_s32(ab, a), ls - 9), m, rs);
 }
 
-/* sat16(mbqm_in) << 16 of gate g (A half: t2 = 2a; B half: d = ab - a = 512 b) */
+/* sat16(mbqm) << 16 of the same (VQSHL by 16 saturates into the high halfword) */
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_a_v(int32x4_t t2, int32_t m, int32_t ls,
                                                       int32_t rs) {
-  return tinyrnn_rq16_v(tinyrnn_shl_v(t2, ls - 1), m, rs);
+  return vqshlq_r_s32(tinyrnn_lstm_gate_mbqm_a(t2, m, ls, rs), 16);
 }
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_b_v(int32x4_t a, int32x4_t ab, int32_t m,
                                                       int32_t ls, int32_t rs) {
-  return tinyrnn_rq16_v(tinyrnn_shl_v(vsubq_s32(ab, a), ls - 9), m, rs);
+  return vqshlq_r_s32(tinyrnn_lstm_gate_mbqm_b(a, ab, m, ls, rs), 16);
+}
+
+/* mbqm of gate g of one side's four accumulator vectors: the int8-row sums (w8) are dot + bias
+ * themselves; the gate-pair sums are t2 (gates 0, 2) and the AB sums after them (gates 1, 3). */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_rq_v(int32x4x4_t v, int g, const int32_t *m,
+                                                       const int32_t *ls, const int32_t *rs,
+                                                       int w8) {
+  if (w8) {
+    int32_t mg = m[g];
+#if defined(__GNUC__)
+    /* an opaque register value: one literal load, where GCC would otherwise derive it from
+     * another gate's multiplier by two or three additions */
+    __asm__ volatile("" : "+r"(mg));
+#endif
+    return tinyrnn_mbqm_v(tinyrnn_shl_v(v.val[g], ls[g]), mg, rs[g]);
+  }
+  if (g & 1) {
+    return tinyrnn_lstm_gate_mbqm_b(v.val[g - 1], v.val[g], m[g], ls[g], rs[g]);
+  }
+  return tinyrnn_lstm_gate_mbqm_a(v.val[g], m[g], ls[g], rs[g]);
+}
+
+/* sat16(mbqm) << 16 of a vector of sums that are one gate's: plain dot + bias from the int8-row
+ * kernels (w8), else t2 (doubled) as tinyrnn_lstm_gate_a_v */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_gate16_v(int32x4_t s, int32_t m, int32_t ls, int32_t rs,
+                                                 int w8) {
+  return tinyrnn_rq16_v(tinyrnn_shl_v(s, w8 ? ls : ls - 1), m, rs);
+}
+
+/* VQMOVNB of x into x's own register: the top halfwords are don't-care here (a VQMOVNT
+ * follows, or only the bottom ones are widened back), and an uninitialized destination
+ * costs a spill and reload of a vector kept for it. */
+TINYRNN_ALWAYS_INLINE int16x8_t tinyrnn_qmovnb_v(int32x4_t x) {
+  return vqmovnbq_s32(vreinterpretq_s16_s32(x), x);
 }
 
 /* One dot in t2 form (the B sums separated and shifted as in tinyrnn_dot_pairs): for the
@@ -905,6 +939,69 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
 #define TINYRNN_LSTM_MVE_ASM 0
 #endif
 
+/* Helium, int8 rows (the M55's own weight layout, every packed cell but the reset_after=False
+ * GRU): a layer whose input and state each fit two vectors (at most 32 values) is compiled
+ * (convert/aot/emit.py w8_stream) to a stream of quads: four int8 input rows, unpadded, then the
+ * same four rows' recurrent weights, and their effective int32 start values {input four,
+ * recurrent four}. A quad is one unit's four gates (LSTM), or one gate of a block's four units
+ * (GRU z, r, h; SimpleRNN), so its four sums are one vector lane by lane. 16 zero bytes follow
+ * the last row. One VMLADAVA.S8 is 16 MACs: a row of n <= 16 is one 16-byte load (VLDRB,
+ * post-incremented by n) against the inputs held in a vector whose lanes n..15 are zero, so the
+ * bytes read past the row (the next row, or the padding) add nothing; n in 17..32 is two. The
+ * sums are the plain dot + bias (no doubling, no B halves). */
+#if TINYRNN_LSTM_MVE_ASM
+#define TINYRNN_W8(n, u) ((n) <= 32 && (u) <= 32)
+#define TINYRNN_W8_ROW(n, acc, wq, x0, x1)                                                   \
+  ".if " n " > 16\n\t"                                                                       \
+  "vldrb.u8 " wq ", [%[w]], #16\n\t"                                                         \
+  "vmladava.s8 " acc ", " wq ", " x0 "\n\t"                                                  \
+  "vldrb.u8 " wq ", [%[w]], #(" n " - 16)\n\t"                                               \
+  "vmladava.s8 " acc ", " wq ", " x1 "\n\t"                                                  \
+  ".else\n\t"                                                                                \
+  "vldrb.u8 " wq ", [%[w]], #" n "\n\t"                                                      \
+  "vmladava.s8 " acc ", " wq ", " x0 "\n\t"                                                  \
+  ".endif\n\t"
+/* One side of one unit: start values by LDM into the even registers VMLADAVA needs, the four
+ * gate rows, the sums to acc by STM (w, b, acc advanced). */
+#define TINYRNN_W8_SIDE(n, acc, x0, x1)                                                      \
+  "ldm %[b]!, {r0, r2, r4, r6}\n\t" TINYRNN_W8_ROW(n, "r0", "q0", x0, x1)                      \
+      TINYRNN_W8_ROW(n, "r2", "q1", x0, x1) TINYRNN_W8_ROW(n, "r4", "q0", x0, x1)              \
+          TINYRNN_W8_ROW(n, "r6", "q1", x0, x1) "stm " acc "!, {r0, r2, r4, r6}\n\t"
+/* The dots of k quads (k a constant): the inputs xs[4] (input side, recurrent side; two
+ * vectors each) loaded once into q2..q5, then per quad its input and recurrent sides. */
+#define TINYRNN_W8_DOTS(k_, nin_, nu_, xs_, w_, b_, ai_, ar_)                                \
+  __asm__ volatile("vldrw.u32 q2, [%[xs]]\n\t"                                               \
+                   ".if %c[ni] > 16\n\tvldrw.u32 q3, [%[xs], #16]\n\t.endif\n\t"             \
+                   "vldrw.u32 q4, [%[xs], #32]\n\t"                                          \
+                   ".if %c[nu] > 16\n\tvldrw.u32 q5, [%[xs], #48]\n\t.endif\n\t"             \
+                   ".rept %c[k]\n\t"                                                         \
+                   TINYRNN_W8_SIDE("%c[ni]", "%[ai]", "q2", "q3")                            \
+                   TINYRNN_W8_SIDE("%c[nu]", "%[ar]", "q4", "q5") ".endr"                    \
+                   : [w] "+r"(w_), [b] "+r"(b_), [ai] "+r"(ai_), [ar] "+r"(ar_)              \
+                   : [k] "i"(k_), [ni] "i"(nin_), [nu] "i"(nu_), [xs] "r"(xs_),              \
+                     "m"(*(const int8_t(*)[64])(const void *)(xs_))                          \
+                   : "r0", "r2", "r4", "r6", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7",  \
+                     "d8", "d9", "d10", "d11", "memory")
+/* The inputs of a side in two vectors, zero past n (predicated loads read nothing past n). */
+#define TINYRNN_W8_X0(v_, n_) ((n_) >= 16u ? vldrbq_s8(v_) : vldrbq_z_s8((v_), vctp8q(n_)))
+#define TINYRNN_W8_X1(v_, n_) \
+  ((n_) >= 32u ? vldrbq_s8((v_) + 16) : vldrbq_z_s8((v_) + 16, vctp8q((n_) - 16u)))
+/* xs for a step, before any unit writes h(t) (x: n values, h: u values); a second vector only
+ * where TINYRNN_W8_DOTS reads one. They go through memory so that they are loaded once per
+ * block, and sit in vector registers through the block's dots only. */
+#define TINYRNN_W8_INPUTS(xs_, x_, n_, h_, u_)                                               \
+  do {                                                                                       \
+    (xs_)[0] = TINYRNN_W8_X0((x_), (n_));                                                    \
+    if ((n_) > 16u) {                                                                        \
+      (xs_)[1] = TINYRNN_W8_X1((x_), (n_));                                                  \
+    }                                                                                        \
+    (xs_)[2] = TINYRNN_W8_X0((const int8_t *)(h_), (u_));                                    \
+    if ((u_) > 16u) {                                                                        \
+      (xs_)[3] = TINYRNN_W8_X1((const int8_t *)(h_), (u_));                                  \
+    }                                                                                        \
+  } while (0)
+#endif
+
 /* The LSTM step in blocks of four units: per unit the two Helium dots write their raw
  * accumulators {a0, ab0, a1, ab1} (input side, recurrent side) to acc; per block VLD4 turns
  * them into one vector per accumulator (lane = unit) and the rest of the unit's work (the same
@@ -914,7 +1011,8 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
  * saturated first) and are never stored. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packed_t *L,
                                                         const uint32_t *xi, const uint32_t *xr,
-                                                        int8_t *h, int16_t *c) {
+                                                        const int8_t *x, int8_t *h, int16_t *c,
+                                                        int w8) {
   int32_t acc[2][4][4];
   const uint32_t *w = (const uint32_t *)(const void *)L->w;
   const int32_t *b = L->b2;
@@ -929,10 +1027,19 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
   }
 #if TINYRNN_LSTM_MVE_ASM
   TINYRNN_MVE_DOT_LOCALS(xi, xr, L);
+  int8x16_t xs[4]; /* w8: the inputs (TINYRNN_W8_INPUTS) */
+  const int8_t *w8p = (const int8_t *)(const void *)L->w;
+#else
+  (void)x;
 #endif
   if (L->units < 4u) {
     memset(acc, 0, sizeof acc); /* lanes of absent units: defined values */
   }
+#if TINYRNN_LSTM_MVE_ASM
+  if (w8) {
+    TINYRNN_W8_INPUTS(xs, x, L->input_size, h, L->units);
+  }
+#endif
   while (left != 0u) {
     const uint32_t n = left < 4u ? left : 4u;
     const mve_pred16_t pred = vctp32q(n);
@@ -943,9 +1050,17 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
     {
       int32_t *ai = &acc[0][0][0];
       int32_t *ar = &acc[1][0][0];
-      for (u = 0; u < n; ++u) {
-        TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, ai, (int32_t *)0);
-        TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, ar, (int32_t *)0);
+      if (w8 && n == 4u) {
+        TINYRNN_W8_DOTS(4, L->input_size, L->units, xs, w8p, b, ai, ar);
+      } else {
+        for (u = 0; u < n; ++u) {
+          if (w8) {
+            TINYRNN_W8_DOTS(1, L->input_size, L->units, xs, w8p, b, ai, ar);
+          } else {
+            TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, ai, (int32_t *)0);
+            TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, ar, (int32_t *)0);
+          }
+        }
       }
     }
 #else
@@ -962,29 +1077,20 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
      * requantized value to int16, VQADD.S16 gives sat16(fi + fr) of two gates at once, and
      * VMOVLB/VMOVLT widen them back (fewer vectors live beside the recurrent side's four). */
     {
-      const int16x8_t un = vuninitializedq_s16();
       const int16x8_t f01 = vqmovntq_s32(
-          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vi.val[0], L->mult_in[0], L->lsh_in[0],
-                                                   L->rsh_in[0])),
-          tinyrnn_lstm_gate_mbqm_b(vi.val[0], vi.val[1], L->mult_in[1], L->lsh_in[1],
-                                   L->rsh_in[1]));
+          tinyrnn_qmovnb_v(tinyrnn_lstm_gate_rq_v(vi, 0, L->mult_in, L->lsh_in, L->rsh_in, w8)),
+          tinyrnn_lstm_gate_rq_v(vi, 1, L->mult_in, L->lsh_in, L->rsh_in, w8));
       const int16x8_t f23 = vqmovntq_s32(
-          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vi.val[2], L->mult_in[2], L->lsh_in[2],
-                                                   L->rsh_in[2])),
-          tinyrnn_lstm_gate_mbqm_b(vi.val[2], vi.val[3], L->mult_in[3], L->lsh_in[3],
-                                   L->rsh_in[3]));
+          tinyrnn_qmovnb_v(tinyrnn_lstm_gate_rq_v(vi, 2, L->mult_in, L->lsh_in, L->rsh_in, w8)),
+          tinyrnn_lstm_gate_rq_v(vi, 3, L->mult_in, L->lsh_in, L->rsh_in, w8));
       int16x8_t q01, q23;
       vr = vld4q_s32(&acc[1][0][0]);
       q01 = vqaddq_s16(f01, vqmovntq_s32(
-          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vr.val[0], L->mult_rec[0], L->lsh_rec[0],
-                                                   L->rsh_rec[0])),
-          tinyrnn_lstm_gate_mbqm_b(vr.val[0], vr.val[1], L->mult_rec[1], L->lsh_rec[1],
-                                   L->rsh_rec[1])));
+          tinyrnn_qmovnb_v(tinyrnn_lstm_gate_rq_v(vr, 0, L->mult_rec, L->lsh_rec, L->rsh_rec, w8)),
+          tinyrnn_lstm_gate_rq_v(vr, 1, L->mult_rec, L->lsh_rec, L->rsh_rec, w8)));
       q23 = vqaddq_s16(f23, vqmovntq_s32(
-          vqmovnbq_s32(un, tinyrnn_lstm_gate_mbqm_a(vr.val[2], L->mult_rec[2], L->lsh_rec[2],
-                                                   L->rsh_rec[2])),
-          tinyrnn_lstm_gate_mbqm_b(vr.val[2], vr.val[3], L->mult_rec[3], L->lsh_rec[3],
-                                   L->rsh_rec[3])));
+          tinyrnn_qmovnb_v(tinyrnn_lstm_gate_rq_v(vr, 2, L->mult_rec, L->lsh_rec, L->rsh_rec, w8)),
+          tinyrnn_lstm_gate_rq_v(vr, 3, L->mult_rec, L->lsh_rec, L->rsh_rec, w8)));
       gi = tinyrnn_sigmoid_v(vmovlbq_s16(q01));
       gf = tinyrnn_sigmoid_v(vmovltq_s16(q01));
       gc = L->cell_gate_tanh ? tinyrnn_tanh_v(vmovlbq_s16(q23), -12)
@@ -993,8 +1099,8 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
       cv = vldrhq_z_s32(c, pred);
       /* sat16 + sat16 in int16 lanes is sat16 of the sum: inside any clip range below */
       cn = vmovlbq_s16(vqaddq_s16(
-          vqmovnbq_s32(un, tinyrnn_rq_prod_v(vmulq_s32(gf, cv), L->mult_fc, L->shift_fc)),
-          vqmovnbq_s32(un, tinyrnn_rq_prod_v(vmulq_s32(gi, gc), L->mult_ig, L->shift_ig))));
+          tinyrnn_qmovnb_v(tinyrnn_rq_prod_v(vmulq_s32(gf, cv), L->mult_fc, L->shift_fc)),
+          tinyrnn_qmovnb_v(tinyrnn_rq_prod_v(vmulq_s32(gi, gc), L->mult_ig, L->shift_ig))));
     }
     /* the clip (or int16) range of the scalar code as one clamp of the sum */
     if (lo > -32768) {
@@ -1014,6 +1120,9 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
   }
 }
 #endif
+#ifndef TINYRNN_W8
+#define TINYRNN_W8(n, u) 0 /* gate pairs everywhere but the Helium step */
+#endif
 
 /* One time step; xpack holds 2 * (in_pairs + rec_pairs) words of scratch, 4-byte aligned. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t *L,
@@ -1027,15 +1136,21 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step(const tinyrnn_lstm_packed_t 
   const int16_t *w = L->w;
   const int32_t *b = L->b2;
   int8_t *const h_end = h + L->units;
-  tinyrnn_pack2(x, L->input_size, xi);
-  tinyrnn_pack2(h, L->units, xr);
 #if TINYRNN_PACKED_MVE
-  tinyrnn_lstm_packed_step_mve(L, xi, xr, h, c);
+  if (TINYRNN_W8(L->input_size, L->units)) {
+    tinyrnn_lstm_packed_step_mve(L, xi, xr, x, h, c, 1); /* reads x and h as they are */
+  } else {
+    tinyrnn_pack2(x, L->input_size, xi);
+    tinyrnn_pack2(h, L->units, xr);
+    tinyrnn_lstm_packed_step_mve(L, xi, xr, x, h, c, 0);
+  }
   (void)w;
   (void)b;
   (void)h_end;
   return;
 #endif
+  tinyrnn_pack2(x, L->input_size, xi);
+  tinyrnn_pack2(h, L->units, xr);
   for (; h != h_end; ++h, ++c) {
     int32_t ai[4];
     int32_t ar[4];

@@ -52,13 +52,14 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_unit(const tinyrnn_rnn_packed_t *L
 }
 
 #if TINYRNN_PACKED_MVE
-/* Helium: per block the two dots in t2 form (one vector each, lane = unit), then the block's
- * four units at once: tinyrnn_lstm_gate_a_v for both requantizations (sat16 << 16, so the
- * saturating sum is sat16 of the sum in the high halfword), tinyrnn_tanh_abs_v, and the h8
- * requantization (VQRDMULH, rounding shift, sat8). The state covers whole blocks. */
+/* Helium: per block the two dots (one vector each, lane = unit): the int8-row quads of
+ * TINYRNN_W8_DOTS (w8), else the gate-pair dots in t2 form; then the block's four units at
+ * once: tinyrnn_gate16_v for both requantizations (sat16 << 16, so the saturating sum is sat16
+ * of the sum in the high halfword), tinyrnn_tanh_abs_v, and the h8 requantization (VQRDMULH,
+ * rounding shift, sat8). The state covers whole blocks. */
 TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_t *L,
                                                        const uint32_t *xi, const uint32_t *xr,
-                                                       int8_t *h) {
+                                                       const int8_t *x, int8_t *h, int w8) {
   int32_t t[2][4];
   const uint32_t *w = (const uint32_t *)(const void *)L->w;
   const int32_t *b = L->b2;
@@ -66,19 +67,33 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_
 #if TINYRNN_LSTM_MVE_ASM
   TINYRNN_MVE_DOT_LOCALS(xi, xr, L);
   int32_t *unused = &t[0][0];
+  int8x16_t xs[4]; /* w8: the inputs (TINYRNN_W8_INPUTS) */
+  const int8_t *w8p = (const int8_t *)(const void *)L->w;
+  if (w8) {
+    TINYRNN_W8_INPUTS(xs, x, L->input_size, h, L->units);
+  }
+#else
+  (void)x;
 #endif
   for (; h != h_end; h += 4) {
     int32x4_t c;
 #if TINYRNN_LSTM_MVE_ASM
-    TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, unused, t[0]);
-    TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, unused, t[1]);
+    if (w8) {
+      int32_t *ti = t[0];
+      int32_t *tr = t[1];
+      TINYRNN_W8_DOTS(1, L->input_size, L->units, xs, w8p, b, ti, tr);
+    } else {
+      TINYRNN_MVE_DOT(L->in_pairs, xi, xti, vld2, unused, t[0]);
+      TINYRNN_MVE_DOT(L->rec_pairs, xr, xtr, 0, unused, t[1]);
+    }
 #else
     tinyrnn_dot_t2_mve(&w, xi, L->in_pairs, b, t[0]);
     tinyrnn_dot_t2_mve(&w, xr, L->rec_pairs, b + 4, t[1]);
     b += 8;
 #endif
-    c = vqaddq_s32(tinyrnn_lstm_gate_a_v(vldrwq_s32(t[0]), L->mult_in, L->lsh_in, L->rsh_in),
-                   tinyrnn_lstm_gate_a_v(vldrwq_s32(t[1]), L->mult_rec, L->lsh_rec, L->rsh_rec));
+    c = vqaddq_s32(
+        tinyrnn_gate16_v(vldrwq_s32(t[0]), L->mult_in, L->lsh_in, L->rsh_in, w8),
+        tinyrnn_gate16_v(vldrwq_s32(t[1]), L->mult_rec, L->lsh_rec, L->rsh_rec, w8));
     c = tinyrnn_tanh_abs_v(vshrq_n_s32(c, 16), -12);
     c = tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8);
     vstrbq_s32(h, vshrq_n_s32(vqshlq_r_s32(c, 24), 24));
@@ -96,15 +111,21 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step(const tinyrnn_rnn_packed_t *L
   const int16_t *w = L->w;
   const int32_t *b = L->b2;
   int8_t *const h_end = h + tinyrnn_units4(L->units);
-  tinyrnn_pack2(x, L->input_size, xi);
-  tinyrnn_pack2(h, L->units, xr);
 #if TINYRNN_PACKED_MVE
-  tinyrnn_rnn_packed_step_mve(L, xi, xr, h);
+  if (TINYRNN_W8(L->input_size, L->units)) {
+    tinyrnn_rnn_packed_step_mve(L, xi, xr, x, h, 1); /* reads x and h as they are */
+  } else {
+    tinyrnn_pack2(x, L->input_size, xi);
+    tinyrnn_pack2(h, L->units, xr);
+    tinyrnn_rnn_packed_step_mve(L, xi, xr, x, h, 0);
+  }
   (void)w;
   (void)b;
   (void)h_end;
   return;
 #endif
+  tinyrnn_pack2(x, L->input_size, xi);
+  tinyrnn_pack2(h, L->units, xr);
   for (; h != h_end; h += 4, b += 8) {
     int32_t ai[4];
     int32_t ar[4];
