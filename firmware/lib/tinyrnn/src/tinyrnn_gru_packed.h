@@ -123,7 +123,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_
   int8_t *const h8_end = h8 + tinyrnn_units4(L->units);
 #if TINYRNN_LSTM_MVE_ASM
   TINYRNN_MVE_DOT_LOCALS(xi, xr, L);
-  int8x16_t xs[4]; /* w8: the inputs (TINYRNN_W8_INPUTS) */
+  int8x16_t xs[6]; /* w8: the inputs (TINYRNN_W8_INPUTS) */
   const int8_t *w8p = (const int8_t *)(const void *)L->w;
   if (w8) {
     TINYRNN_W8_INPUTS(xs, x, L->input_size, h8, L->units);

@@ -940,65 +940,82 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
 #endif
 
 /* Helium, int8 rows (the M55's own weight layout, every packed cell but the reset_after=False
- * GRU): a layer whose input and state each fit two vectors (at most 32 values) is compiled
+ * GRU): a layer of at most 32 inputs (two vectors) and 64 units (four vectors) is compiled
  * (convert/aot/emit.py w8_stream) to a stream of quads: four int8 input rows, unpadded, then the
  * same four rows' recurrent weights, and their effective int32 start values {input four,
  * recurrent four}. A quad is one unit's four gates (LSTM), or one gate of a block's four units
  * (GRU z, r, h; SimpleRNN), so its four sums are one vector lane by lane. 16 zero bytes follow
- * the last row. One VMLADAVA.S8 is 16 MACs: a row of n <= 16 is one 16-byte load (VLDRB,
- * post-incremented by n) against the inputs held in a vector whose lanes n..15 are zero, so the
- * bytes read past the row (the next row, or the padding) add nothing; n in 17..32 is two. The
- * sums are the plain dot + bias (no doubling, no B halves). */
+ * the last row. One VMLADAVA.S8 is 16 MACs: a row is one 16-byte load (VLDRB, post-incremented
+ * by 16, the last by what is left) per 16 inputs, each against a vector of the inputs whose
+ * lanes past n are zero, so the bytes read past the row (the next row, or the padding) add
+ * nothing. The sums are the plain dot + bias (no doubling, no B halves). */
 #if TINYRNN_LSTM_MVE_ASM
-#define TINYRNN_W8(n, u) ((n) <= 32 && (u) <= 32)
-#define TINYRNN_W8_ROW(n, acc, wq, x0, x1)                                                   \
-  ".if " n " > 16\n\t"                                                                       \
+#define TINYRNN_W8(n, u) ((n) <= 32 && (u) <= 64)
+/* Chunk c of a row of n: 16 bytes, or the row's last n - 16c, against input vector xq. */
+#define TINYRNN_W8_CHUNK(n, c, acc, wq, xq)                                                  \
+  ".if " n " > 16 * " #c "\n\t"                                                              \
+  ".if " n " > 16 * (" #c " + 1)\n\t"                                                        \
   "vldrb.u8 " wq ", [%[w]], #16\n\t"                                                         \
-  "vmladava.s8 " acc ", " wq ", " x0 "\n\t"                                                  \
-  "vldrb.u8 " wq ", [%[w]], #(" n " - 16)\n\t"                                               \
-  "vmladava.s8 " acc ", " wq ", " x1 "\n\t"                                                  \
   ".else\n\t"                                                                                \
-  "vldrb.u8 " wq ", [%[w]], #" n "\n\t"                                                      \
-  "vmladava.s8 " acc ", " wq ", " x0 "\n\t"                                                  \
+  "vldrb.u8 " wq ", [%[w]], #(" n " - 16 * " #c ")\n\t"                                      \
+  ".endif\n\t"                                                                               \
+  "vmladava.s8 " acc ", " wq ", " xq "\n\t"                                                  \
   ".endif\n\t"
-/* One side of one unit: start values by LDM into the even registers VMLADAVA needs, the four
- * gate rows, the sums to acc by STM (w, b, acc advanced). */
-#define TINYRNN_W8_SIDE(n, acc, x0, x1)                                                      \
-  "ldm %[b]!, {r0, r2, r4, r6}\n\t" TINYRNN_W8_ROW(n, "r0", "q0", x0, x1)                      \
-      TINYRNN_W8_ROW(n, "r2", "q1", x0, x1) TINYRNN_W8_ROW(n, "r4", "q0", x0, x1)              \
-          TINYRNN_W8_ROW(n, "r6", "q1", x0, x1) "stm " acc "!, {r0, r2, r4, r6}\n\t"
-/* The dots of k quads (k a constant): the inputs xs[4] (input side, recurrent side; two
- * vectors each) loaded once into q2..q5, then per quad its input and recurrent sides. */
-#define TINYRNN_W8_DOTS(k_, nin_, nu_, xs_, w_, b_, ai_, ar_)                                \
+#define TINYRNN_W8_ROW(n, acc, wq, x0, x1, x2, x3)                                           \
+  TINYRNN_W8_CHUNK(n, 0, acc, wq, x0) TINYRNN_W8_CHUNK(n, 1, acc, wq, x1)                     \
+      TINYRNN_W8_CHUNK(n, 2, acc, wq, x2) TINYRNN_W8_CHUNK(n, 3, acc, wq, x3)
+/* One side of one quad: start values by LDM into the even registers VMLADAVA needs, the four
+ * rows, the sums to acc by STM (w, b, acc advanced). */
+#define TINYRNN_W8_SIDE(n, acc, x0, x1, x2, x3)                                              \
+  "ldm %[b]!, {r0, r2, r4, r6}\n\t" TINYRNN_W8_ROW(n, "r0", "q0", x0, x1, x2, x3)              \
+      TINYRNN_W8_ROW(n, "r2", "q1", x0, x1, x2, x3)                                          \
+          TINYRNN_W8_ROW(n, "r4", "q0", x0, x1, x2, x3)                                      \
+              TINYRNN_W8_ROW(n, "r6", "q1", x0, x1, x2, x3) "stm " acc "!, {r0, r2, r4, r6}\n\t"
+/* The dots of k quads (k a constant): the inputs xs[6] (input side: two vectors, recurrent
+ * side: four) loaded once into q2, q3 and q4..q7, then per quad its input and recurrent sides.
+ * Up to 32 units it leaves q6 and q7 alone (the element-wise code keeps constants there). */
+#define TINYRNN_W8_DOTS_ASM(k_, nin_, nu_, xs_, w_, b_, ai_, ar_, ...)                       \
   __asm__ volatile("vldrw.u32 q2, [%[xs]]\n\t"                                               \
                    ".if %c[ni] > 16\n\tvldrw.u32 q3, [%[xs], #16]\n\t.endif\n\t"             \
                    "vldrw.u32 q4, [%[xs], #32]\n\t"                                          \
                    ".if %c[nu] > 16\n\tvldrw.u32 q5, [%[xs], #48]\n\t.endif\n\t"             \
+                   ".if %c[nu] > 32\n\tvldrw.u32 q6, [%[xs], #64]\n\t.endif\n\t"             \
+                   ".if %c[nu] > 48\n\tvldrw.u32 q7, [%[xs], #80]\n\t.endif\n\t"             \
                    ".rept %c[k]\n\t"                                                         \
-                   TINYRNN_W8_SIDE("%c[ni]", "%[ai]", "q2", "q3")                            \
-                   TINYRNN_W8_SIDE("%c[nu]", "%[ar]", "q4", "q5") ".endr"                    \
+                   TINYRNN_W8_SIDE("%c[ni]", "%[ai]", "q2", "q3", "q3", "q3")                \
+                   TINYRNN_W8_SIDE("%c[nu]", "%[ar]", "q4", "q5", "q6", "q7") ".endr"        \
                    : [w] "+r"(w_), [b] "+r"(b_), [ai] "+r"(ai_), [ar] "+r"(ar_)              \
                    : [k] "i"(k_), [ni] "i"(nin_), [nu] "i"(nu_), [xs] "r"(xs_),              \
-                     "m"(*(const int8_t(*)[64])(const void *)(xs_))                          \
+                     "m"(*(const int8_t(*)[96])(const void *)(xs_))                          \
                    : "r0", "r2", "r4", "r6", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7",  \
-                     "d8", "d9", "d10", "d11", "memory")
-/* The inputs of a side in two vectors, zero past n (predicated loads read nothing past n). */
-#define TINYRNN_W8_X0(v_, n_) ((n_) >= 16u ? vldrbq_s8(v_) : vldrbq_z_s8((v_), vctp8q(n_)))
-#define TINYRNN_W8_X1(v_, n_) \
-  ((n_) >= 32u ? vldrbq_s8((v_) + 16) : vldrbq_z_s8((v_) + 16, vctp8q((n_) - 16u)))
-/* xs for a step, before any unit writes h(t) (x: n values, h: u values); a second vector only
- * where TINYRNN_W8_DOTS reads one. They go through memory so that they are loaded once per
- * block, and sit in vector registers through the block's dots only. */
+                     "d8", "d9", "d10", "d11", "memory", __VA_ARGS__)
+#define TINYRNN_W8_DOTS(k_, nin_, nu_, xs_, w_, b_, ai_, ar_)                                \
+  do {                                                                                       \
+    if ((nu_) <= 32u) {                                                                      \
+      TINYRNN_W8_DOTS_ASM(k_, nin_, nu_, xs_, w_, b_, ai_, ar_, "cc");                       \
+    } else {                                                                                 \
+      TINYRNN_W8_DOTS_ASM(k_, nin_, nu_, xs_, w_, b_, ai_, ar_, "d12", "d13", "d14", "d15");  \
+    }                                                                                        \
+  } while (0)
+/* Vector c of a side's n inputs, zero past n (predicated loads read nothing past n). */
+#define TINYRNN_W8_X(v_, n_, c_)                                                             \
+  ((n_) >= 16u * ((c_) + 1u) ? vldrbq_s8((v_) + 16u * (c_))                                  \
+                             : vldrbq_z_s8((v_) + 16u * (c_), vctp8q((n_) - 16u * (c_))))
+/* xs[6] for a step, before any unit writes h(t) (x: n values, h: u values); only the vectors
+ * TINYRNN_W8_DOTS reads. They go through memory so that they are loaded once per block, and
+ * sit in vector registers through the block's dots only. */
+#define TINYRNN_W8_IN(xs_, i_, v_, n_, c_)                                                   \
+  if ((n_) > 16u * (c_)) {                                                                   \
+    (xs_)[i_] = TINYRNN_W8_X((const int8_t *)(v_), (n_), (c_));                              \
+  }
 #define TINYRNN_W8_INPUTS(xs_, x_, n_, h_, u_)                                               \
   do {                                                                                       \
-    (xs_)[0] = TINYRNN_W8_X0((x_), (n_));                                                    \
-    if ((n_) > 16u) {                                                                        \
-      (xs_)[1] = TINYRNN_W8_X1((x_), (n_));                                                  \
-    }                                                                                        \
-    (xs_)[2] = TINYRNN_W8_X0((const int8_t *)(h_), (u_));                                    \
-    if ((u_) > 16u) {                                                                        \
-      (xs_)[3] = TINYRNN_W8_X1((const int8_t *)(h_), (u_));                                  \
-    }                                                                                        \
+    TINYRNN_W8_IN(xs_, 0, x_, n_, 0u)                                                        \
+    TINYRNN_W8_IN(xs_, 1, x_, n_, 1u)                                                        \
+    TINYRNN_W8_IN(xs_, 2, h_, u_, 0u)                                                        \
+    TINYRNN_W8_IN(xs_, 3, h_, u_, 1u)                                                        \
+    TINYRNN_W8_IN(xs_, 4, h_, u_, 2u)                                                        \
+    TINYRNN_W8_IN(xs_, 5, h_, u_, 3u)                                                        \
   } while (0)
 #endif
 
@@ -1027,7 +1044,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
   }
 #if TINYRNN_LSTM_MVE_ASM
   TINYRNN_MVE_DOT_LOCALS(xi, xr, L);
-  int8x16_t xs[4]; /* w8: the inputs (TINYRNN_W8_INPUTS) */
+  int8x16_t xs[6]; /* w8: the inputs (TINYRNN_W8_INPUTS) */
   const int8_t *w8p = (const int8_t *)(const void *)L->w;
 #else
   (void)x;
