@@ -53,14 +53,24 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_unit(const tinyrnn_rnn_packed_t *L
 
 #if TINYRNN_PACKED_MVE
 /* Helium: per block the two dots (one vector each, lane = unit): the int8-row quads of
- * TINYRNN_W8_DOTS (w8), else the gate-pair dots in t2 form; then the block's four units at
- * once: tinyrnn_gate16_v for both requantizations (sat16 << 16, so the saturating sum is sat16
- * of the sum in the high halfword), tinyrnn_tanh_abs_v, and the h8 requantization (VQRDMULH,
- * rounding shift, sat8). The state covers whole blocks. */
+ * TINYRNN_W8_DOTS (w8, two blocks at a time while eight units are left), else the gate-pair
+ * dots in t2 form; then the block's four units at once (tinyrnn_rnn_block_v):
+ * tinyrnn_gate16_v for both requantizations (sat16 << 16, so the saturating sum is sat16 of the
+ * sum in the high halfword), tinyrnn_tanh_abs_v, and the h8 requantization (VQRDMULH, rounding
+ * shift, sat8). The state covers whole blocks. */
+TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_block_v(const tinyrnn_rnn_packed_t *L, int32x4_t si,
+                                               int32x4_t sr, int8_t *h, int w8) {
+  int32x4_t c = vqaddq_s32(tinyrnn_gate16_v(si, L->mult_in, L->lsh_in, L->rsh_in, w8),
+                           tinyrnn_gate16_v(sr, L->mult_rec, L->lsh_rec, L->rsh_rec, w8));
+  c = tinyrnn_tanh_abs_v(vshrq_n_s32(c, 16), -12);
+  c = tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8);
+  vstrbq_s32(h, vshrq_n_s32(vqshlq_r_s32(c, 24), 24));
+}
+
 TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_t *L,
                                                        const uint32_t *xi, const uint32_t *xr,
                                                        const int8_t *x, int8_t *h, int w8) {
-  int32_t t[2][4];
+  int32_t t[2][8];
   const uint32_t *w = (const uint32_t *)(const void *)L->w;
   const int32_t *b = L->b2;
   int8_t *const h_end = h + tinyrnn_units4(L->units);
@@ -71,12 +81,19 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_
   const int8_t *w8p = (const int8_t *)(const void *)L->w;
   if (w8) {
     TINYRNN_W8_INPUTS(xs, x, L->input_size, h, L->units);
+    /* two blocks per pass: the loop and the inputs' reload shared by eight units */
+    for (; h_end - h >= 8; h += 8) {
+      int32_t *ti = t[0];
+      int32_t *tr = t[1];
+      TINYRNN_W8_DOTS(2, L->input_size, L->units, xs, w8p, b, ti, tr);
+      tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][0]), vldrwq_s32(&t[1][0]), h, 1);
+      tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][4]), vldrwq_s32(&t[1][4]), h + 4, 1);
+    }
   }
 #else
   (void)x;
 #endif
   for (; h != h_end; h += 4) {
-    int32x4_t c;
 #if TINYRNN_LSTM_MVE_ASM
     if (w8) {
       int32_t *ti = t[0];
@@ -91,12 +108,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_
     tinyrnn_dot_t2_mve(&w, xr, L->rec_pairs, b + 4, t[1]);
     b += 8;
 #endif
-    c = vqaddq_s32(
-        tinyrnn_gate16_v(vldrwq_s32(t[0]), L->mult_in, L->lsh_in, L->rsh_in, w8),
-        tinyrnn_gate16_v(vldrwq_s32(t[1]), L->mult_rec, L->lsh_rec, L->rsh_rec, w8));
-    c = tinyrnn_tanh_abs_v(vshrq_n_s32(c, 16), -12);
-    c = tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8);
-    vstrbq_s32(h, vshrq_n_s32(vqshlq_r_s32(c, 24), 24));
+    tinyrnn_rnn_block_v(L, vldrwq_s32(t[0]), vldrwq_s32(t[1]), h, w8);
   }
 }
 #endif
