@@ -758,10 +758,17 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_mbqm_b(int32x4_t a, int32x4_t 
   return tinyrnn_mbqm_v(tinyrnn_shl_v(vsubq_s32(ab, a), ls - 9), m, rs);
 }
 
-/* sat16(mbqm) << 16 of the same (VQSHL by 16 saturates into the high halfword) */
+/* sat16(mbqm) << 16 (VQSHL by 16 saturates into the high halfword) of a vector of sums that
+ * are one gate's: plain dot + bias from the int8-row kernels (w8), else t2 (doubled) */
+TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_gate16_v(int32x4_t s, int32_t m, int32_t ls, int32_t rs,
+                                                 int w8) {
+  return tinyrnn_rq16_v(tinyrnn_shl_v(s, w8 ? ls : ls - 1), m, rs);
+}
+
+/* the same of the gate-pair halves (A: t2 = 2a; B: from a and ab) */
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_a_v(int32x4_t t2, int32_t m, int32_t ls,
                                                       int32_t rs) {
-  return vqshlq_r_s32(tinyrnn_lstm_gate_mbqm_a(t2, m, ls, rs), 16);
+  return tinyrnn_gate16_v(t2, m, ls, rs, 0);
 }
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_b_v(int32x4_t a, int32x4_t ab, int32_t m,
                                                       int32_t ls, int32_t rs) {
@@ -786,13 +793,6 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_rq_v(int32x4x4_t v, int g, con
     return tinyrnn_lstm_gate_mbqm_b(v.val[g - 1], v.val[g], m[g], ls[g], rs[g]);
   }
   return tinyrnn_lstm_gate_mbqm_a(v.val[g], m[g], ls[g], rs[g]);
-}
-
-/* sat16(mbqm) << 16 of a vector of sums that are one gate's: plain dot + bias from the int8-row
- * kernels (w8), else t2 (doubled) as tinyrnn_lstm_gate_a_v */
-TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_gate16_v(int32x4_t s, int32_t m, int32_t ls, int32_t rs,
-                                                 int w8) {
-  return tinyrnn_rq16_v(tinyrnn_shl_v(s, w8 ? ls : ls - 1), m, rs);
 }
 
 /* VQMOVNB of x into x's own register: the top halfwords are don't-care here (a VQMOVNT
