@@ -2,11 +2,14 @@
  * (out of line they cost a third of the run time).
  *
  * Reference semantics (gemmlowp / TFLite common.h, double-rounding build as in TFLM):
- *   srdhm(a, b)    = round-half-away((a * b) / 2^31), saturating INT32_MIN * INT32_MIN
+ *   srdhm(a, b)    = (a * b + nudge) / 2^31 truncated toward zero, nudge = 2^30 for ab >= 0
+ *                    and 1 - 2^30 for ab < 0 (a tie rounds up), saturating INT32_MIN * INT32_MIN
  *   rdbypot(x, e)  = x / 2^e rounded to nearest, ties away from zero
  *   mbqm(x, m, s)  = rdbypot(srdhm(x * 2^max(s,0), m), max(-s,0))
- * The quotient of srdhm truncates toward zero, written with shifts so Cortex-M needs no
- * 64-bit division routine.
+ * For ab < 0, srdhm's quotient is -floor((2^30 - 1 - ab) / 2^31) = floor((ab + 2^30) / 2^31)
+ * (ceil(n/d) = floor((n + d - 1)/d)), as for ab >= 0: one arithmetic shift of ab + 2^30, so
+ * Cortex-M needs a long multiply and a 64-bit add, no branch and no division routine.
+ * host_tests/test_requant.py checks all three against TFLite's formulas.
  */
 #ifndef TINYRNN_REQUANT_H
 #define TINYRNN_REQUANT_H
@@ -15,14 +18,10 @@
 
 
 static inline int32_t tinyrnn_srdhm(int32_t a, int32_t b) {
-  int64_t ab;
-  int64_t s;
   if (a == b && a == INT32_MIN) {
     return INT32_MAX;
   }
-  ab = (int64_t)a * (int64_t)b;
-  s = ab + (ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30)));
-  return (int32_t)(s >= 0 ? (s >> 31) : -((-s) >> 31));
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 static inline int32_t tinyrnn_rdbypot(int32_t x, int32_t exponent) {
