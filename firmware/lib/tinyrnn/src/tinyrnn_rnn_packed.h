@@ -53,7 +53,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_unit(const tinyrnn_rnn_packed_t *L
 
 #if TINYRNN_PACKED_MVE
 /* Helium: per block the two dots (one vector each, lane = unit): the int8-row quads of
- * TINYRNN_W8_DOTS (w8, two blocks at a time while eight units are left), else the gate-pair
+ * TINYRNN_W8_DOTS (w8, four blocks at a time while sixteen units are left), else the gate-pair
  * dots in t2 form; then the block's four units at once (tinyrnn_rnn_block_v):
  * tinyrnn_gate16_v for both requantizations (sat16 << 16, so the saturating sum is sat16 of the
  * sum in the high halfword), tinyrnn_tanh_abs_v, and the h8 requantization (VQRDMULH, rounding
@@ -70,7 +70,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_block_v(const tinyrnn_rnn_packed_t *L, in
 TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_t *L,
                                                        const uint32_t *xi, const uint32_t *xr,
                                                        const int8_t *x, int8_t *h, int w8) {
-  int32_t t[2][8];
+  int32_t t[2][16];
   const uint32_t *w = (const uint32_t *)(const void *)L->w;
   const int32_t *b = L->b2;
   int8_t *const h_end = h + tinyrnn_units4(L->units);
@@ -81,13 +81,15 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_
   const int8_t *w8p = (const int8_t *)(const void *)L->w;
   if (w8) {
     TINYRNN_W8_INPUTS(xs, x, L->input_size, h, L->units);
-    /* two blocks per pass: the loop and the inputs' reload shared by eight units */
-    for (; h_end - h >= 8; h += 8) {
+    /* four blocks per pass: the loop and the inputs' reload shared by sixteen units */
+    for (; h_end - h >= 16; h += 16) {
       int32_t *ti = t[0];
       int32_t *tr = t[1];
-      TINYRNN_W8_DOTS(2, L->input_size, L->units, xs, w8p, b, ti, tr);
+      TINYRNN_W8_DOTS(4, L->input_size, L->units, xs, w8p, b, ti, tr);
       tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][0]), vldrwq_s32(&t[1][0]), h, 1);
       tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][4]), vldrwq_s32(&t[1][4]), h + 4, 1);
+      tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][8]), vldrwq_s32(&t[1][8]), h + 8, 1);
+      tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][12]), vldrwq_s32(&t[1][12]), h + 12, 1);
     }
   }
 #else
