@@ -254,6 +254,15 @@ def _stats(values: list[int]) -> dict[str, float | int]:
             "median": statistics.median(values)}
 
 
+def _padding_linked(summary: dict[str, Any], params: dict[str, Any] | None) -> int:
+    """Zero weight bytes of the arrays this firmware links: a packed layer's gate-pair array
+    or, in a Helium build, its int8-row array (summary.json weight_padding_by_array)."""
+    by_array = summary.get("weight_padding_by_array")
+    if by_array is None or not params or "symbols" not in params:
+        return int(summary.get("weight_padding_bytes", 0))
+    return sum(int(v) for k, v in by_array.items() if k in params["symbols"])
+
+
 def _weights_match(params: dict[str, Any] | None, card_bytes: int | None, padding: int) -> bool:
     return (params is not None and "int8_weights" in params and card_bytes is not None
             and params["int8_weights"] == card_bytes + padding)
@@ -266,8 +275,9 @@ def _parameter_note(params: dict[str, Any], card_bytes: int | None, padding: int
     if not _weights_match(params, card_bytes, padding):
         return (f"MISMATCH: {w8} int8 weight bytes in the ELF, {card_bytes} in the card"
                 + (f" + {padding} zero padding bytes" if padding else ""))
-    pad = (f" plus {padding} B of zero weights the pair-packed kernels add (an odd input or "
-           f"unit count gets one per row; convert/aot summary.json weight_padding_bytes)"
+    pad = (f" plus {padding} B of zero weights the packed kernels add (an odd input or unit "
+           f"count gets one per row, rows up to a multiple of four units, 16 B after the Helium "
+           f"layout's last row; convert/aot summary.json weight_padding_by_array)"
            if padding else "")
     return (f"int8 weights in the ELF ({w8} B) equal the card's int8_weight_bytes{pad}. Besides them "
             f"the firmware holds {params['int32_biases']} B of int32 biases (an input and a "
@@ -366,7 +376,7 @@ def run_device_step(model_dir: Path, env: str = DEFAULT_ENV, port: str | None = 
         except ElfError as exc:
             params = {"error": str(exc)}
     card_bytes = card.get("int8_weight_bytes")
-    padding = int(summary.get("weight_padding_bytes", 0))
+    padding = _padding_linked(summary, params)
     evaluation = {}
     if (model_dir / "evaluation.json").is_file():
         evaluation = _read_json(model_dir / "evaluation.json").get("runtimes", {})

@@ -142,6 +142,7 @@ def compile_model(tflite_path: Path, out_dir: Path, *, name: str,
     info["output_zero_point"] = plan.output_zp
     info["symbol_prefix"] = symbols.prefix
     info["weight_padding_bytes"] = emitted.weight_padding_bytes
+    info["weight_padding_by_array"] = emitted.weight_padding_by_array
     info["header"] = symbols.header
     info["source"] = symbols.source
     info["has_normalization"] = normalization is not None
