@@ -62,6 +62,13 @@ def symbol_sizes(elf: Path) -> dict[str, int]:
     return sizes
 
 
+def is_parameter_array(name: str) -> bool:
+    """A parameter array (``k_<op><i>_<what>``: weights, biases, requantization constants), not
+    a layer descriptor: what a model costs in flash beyond code."""
+    m = _PARAM.match(name)
+    return m is not None and m.group(2) is not None
+
+
 def parameter_bytes(elf: Path) -> ParameterBytes:
     """Sizes of the model's const parameter arrays in the linked firmware."""
     w8 = b32 = r32 = other = desc = 0

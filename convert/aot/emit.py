@@ -160,18 +160,23 @@ def w8_stream(w_in: np.ndarray, w_rec: np.ndarray, b_in: np.ndarray, b_rec: np.n
     return np.concatenate([*rows, np.zeros(16, np.int64)]), np.concatenate(starts)
 
 
+def pair_arrays(i: int, pairs: np.ndarray, starts2: np.ndarray) -> str:
+    """Layer i's gate-pair halfwords and start values, named K_L<i>_W / K_L<i>_B for its
+    descriptor."""
+    return (_aligned_i16(f"k_l{i}_w", pairs) + _array("int32_t", f"k_l{i}_b", starts2, 8)
+            + f"#define K_L{i}_W k_l{i}_w.v\n#define K_L{i}_B k_l{i}_b\n")
+
+
 def w8_or_pairs(i: int, n_in: int, units: int, w8: tuple[np.ndarray, np.ndarray],
                 pairs: np.ndarray, starts2: np.ndarray) -> str:
     """Layer i's weight arrays for both builds: the int8 rows where TINYRNN_W8 holds (Helium),
-    the gate-pair halfwords elsewhere, and K_L<i>_W / K_L<i>_B naming whichever is compiled."""
+    the gate pairs (pair_arrays) elsewhere, K_L<i>_W / K_L<i>_B naming whichever is compiled."""
     return (f"#if TINYRNN_W8({n_in}, {units})\n"
             + _array("int8_t", f"k_l{i}_w8", w8[0], 24)
             + _array("int32_t", f"k_l{i}_b8", w8[1], 8)
             + f"#define K_L{i}_W ((const int16_t *)(const void *)k_l{i}_w8)\n"
             f"#define K_L{i}_B k_l{i}_b8\n#else\n"
-            + _aligned_i16(f"k_l{i}_w", pairs)
-            + _array("int32_t", f"k_l{i}_b", starts2, 8)
-            + f"#define K_L{i}_W k_l{i}_w.v\n#define K_L{i}_B k_l{i}_b\n#endif\n")
+            + pair_arrays(i, pairs, starts2) + "#endif\n")
 
 
 # init/step/invoke are the same for every cell: run_layers and run_head hold what differs.

@@ -16,7 +16,6 @@ import numpy as np
 from .arena import Buffer, plan_arena
 from .emit import (
     EmittedModel,
-    _aligned_i16,
     _array,
     _pack_side,
     _pairs,
@@ -25,6 +24,7 @@ from .emit import (
     emit_header,
     emit_run_head,
     model_api_functions,
+    pair_arrays,
     w8_or_pairs,
     w8_stream,
 )
@@ -225,9 +225,7 @@ def emit_recurrent(plan: ModelPlan, *, name: str, mean: Sequence[float], std: Se
                      f"weights (see tinyrnn_{la.cell}_packed.h). */\n")
             own = la.w_in.size + la.w_rec.size
             if la.cell == "gru" and not la.reset_after:
-                c.append(_aligned_i16(f"k_l{i}_w", pw))
-                c.append(_array("int32_t", f"k_l{i}_b", b2, 8))
-                c.append(f"#define K_L{i}_W k_l{i}_w.v\n#define K_L{i}_B k_l{i}_b\n")
+                c.append(pair_arrays(i, pw, b2))
             else:
                 w8 = _w8_layer(la)
                 c.append(w8_or_pairs(i, n, U, w8, pw, b2))

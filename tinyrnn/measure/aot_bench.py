@@ -31,8 +31,7 @@ from tinyrnn.convert.aot.compiler import compile_model
 from tinyrnn.convert.aot.errors import AotError
 from tinyrnn.convert.aot.hostbuild import RUNTIME_SRC, HostModel
 from tinyrnn.convert.arena import measure_arena
-
-_WEIGHT_SYMBOL = re.compile(r"^k_(l\d+_(w|b|w8|b8|w_in|w_rec|b_in|b_rec)|h\d+_(w|b|mult|shift))$")
+from tinyrnn.deploy.elf import is_parameter_array
 
 
 def arm_code_size(model_dir: Path, work: Path, *, dsp: bool = True) -> dict[str, int]:
@@ -67,7 +66,7 @@ def arm_code_size(model_dir: Path, work: Path, *, dsp: bool = True) -> dict[str,
     weights = 0
     for line in syms.splitlines():
         parts = line.split()
-        if len(parts) == 4 and _WEIGHT_SYMBOL.match(parts[3]):
+        if len(parts) == 4 and is_parameter_array(parts[3]):
             weights += int(parts[1])
     return {"total_bytes": total, "weight_bytes": weights, "code_bytes": total - weights}
 
@@ -124,7 +123,7 @@ def arm_linked_size(model_dir: Path, work: Path, *, dsp: bool = True,
     syms = subprocess.run([nm, "-S", "-t", "d", str(linked)], capture_output=True, text=True,
                           check=True).stdout
     weights = sum(int(p[1]) for p in (line.split() for line in syms.splitlines())
-                  if len(p) == 4 and _WEIGHT_SYMBOL.match(p[3]))
+                  if len(p) == 4 and is_parameter_array(p[3]))
     return {"total_bytes": flash, "weight_bytes": weights, "code_bytes": flash - weights,
             "ram_bytes": ram}
 
