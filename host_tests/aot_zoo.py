@@ -30,6 +30,8 @@ ZOO: dict[str, tuple[int, int, int, int, int, float, str]] = {
     "t24_c5_u12_linear": (24, 5, 12, 4, 1, 2.0, "linear"),
     "t6_c32_u17_sat": (6, 32, 17, 3, 1, 3.0, "softmax"),
     "t6_c17_u33": (6, 17, 33, 3, 1, 1.0, "softmax"),
+    # more classes than the softmax keeps exponentials of (TINYRNN_SOFTMAX_KEEP, 32)
+    "t3_c2_u4_k40": (3, 2, 4, 40, 1, 1.0, "softmax"),
 }
 # Models the compiler must refuse: int8 with an extra TANH op, and a float GRU (WHILE loop).
 BAD = {

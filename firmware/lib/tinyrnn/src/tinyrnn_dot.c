@@ -15,18 +15,25 @@
 #include <string.h>
 
 #include "tinyrnn.h"
+/* The runtime's one test of the core's extensions: TINYRNN_PACKED_DSP (DSP instructions, or the
+ * host tests' emulation header) and TINYRNN_PACKED_MVE (Helium). */
+#include "tinyrnn_lstm_packed.h"
 
-#if defined(TINYRNN_DSP_INTRINSICS_HEADER)
-#include TINYRNN_DSP_INTRINSICS_HEADER
-#define TINYRNN_USE_DSP 1
-#elif defined(__ARM_FEATURE_DSP) && !defined(TINYRNN_NO_DSP)
-#include <arm_acle.h>
-#define TINYRNN_USE_DSP 1
-#else
-#define TINYRNN_USE_DSP 0
+#if TINYRNN_PACKED_MVE
+/* Helium (Cortex-M55): 16 MACs per VMLADAVA. The last vector's lanes past n are predicated off
+ * (VCTP), so the loads read nothing past the arrays and the zeroed lanes add nothing. */
+int32_t tinyrnn_dot_s8(const int8_t *a, const int8_t *b, uint16_t n) {
+  int32_t acc = 0;
+  int32_t left = n;
+  for (; left > 0; left -= 16, a += 16, b += 16) {
+    const mve_pred16_t p = vctp8q((uint32_t)left);
+    acc = vmladavaq_s8(acc, vldrbq_z_s8(a, p), vldrbq_z_s8(b, p));
+  }
+  return acc;
+}
 #endif
 
-#if TINYRNN_USE_DSP
+#if TINYRNN_PACKED_DSP
 static uint32_t load_u32(const int8_t *p) {
   uint32_t v;
   memcpy(&v, p, sizeof v); /* unaligned-safe; a single LDR on Cortex-M4 */
@@ -38,6 +45,7 @@ static uint32_t ror8(uint32_t v) {
   return (v >> 8) | (v << 24);
 }
 
+#if !TINYRNN_PACKED_MVE
 int32_t tinyrnn_dot_s8(const int8_t *a, const int8_t *b, uint16_t n) {
   int32_t acc = 0;
   uint16_t i = 0;
@@ -56,6 +64,7 @@ int32_t tinyrnn_dot_s8(const int8_t *a, const int8_t *b, uint16_t n) {
   }
   return acc;
 }
+#endif
 void tinyrnn_dot4_s8(const int8_t *w, const int8_t *x, uint16_t n, int32_t acc[4]) {
   const int8_t *w1 = w + n;
   const int8_t *w2 = w1 + n;

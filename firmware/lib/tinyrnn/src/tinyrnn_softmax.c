@@ -11,6 +11,10 @@
  */
 #include "tinyrnn.h"
 
+/* The first pass keeps this many e_i so the second does not evaluate the exponential again
+ * (the exponentials were half of the softmax's instructions); wider rows recompute the rest. */
+#define TINYRNN_SOFTMAX_KEEP 32
+
 static int32_t add_wrap(int32_t a, int32_t b) {
   return (int32_t)((uint32_t)a + (uint32_t)b);
 }
@@ -71,6 +75,9 @@ static int32_t one_over_one_plus_x(int32_t a) {
 }
 
 static int32_t count_leading_zeros(uint32_t v) {
+#if defined(__GNUC__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7 /* one CLZ instruction */
+  return v == 0u ? 32 : __builtin_clz(v);
+#else
   int32_t n = 0;
   if (v == 0u) {
     return 32;
@@ -80,6 +87,7 @@ static int32_t count_leading_zeros(uint32_t v) {
     ++n;
   }
   return n;
+#endif
 }
 
 static int32_t scaled_diff(const tinyrnn_softmax_t *op, int32_t d) {
@@ -92,6 +100,7 @@ void tinyrnn_softmax(const tinyrnn_softmax_t *op, const int8_t *x, int8_t *y) {
   int32_t headroom;
   int32_t exponent;
   int32_t recip;
+  int32_t kept[TINYRNN_SOFTMAX_KEEP]; /* e_i of the first outputs, for the second pass */
   uint16_t i;
   for (i = 0; i < op->size; ++i) {
     max_v = x[i] > max_v ? x[i] : max_v;
@@ -99,7 +108,11 @@ void tinyrnn_softmax(const tinyrnn_softmax_t *op, const int8_t *x, int8_t *y) {
   for (i = 0; i < op->size; ++i) {
     const int32_t d = (int32_t)x[i] - max_v;
     if (d >= op->diff_min) {
-      sum = add_wrap(sum, tinyrnn_rdbypot(exp_on_negative_values(scaled_diff(op, d)), 12));
+      const int32_t e = exp_on_negative_values(scaled_diff(op, d));
+      if (i < TINYRNN_SOFTMAX_KEEP) {
+        kept[i] = e;
+      }
+      sum = add_wrap(sum, tinyrnn_rdbypot(e, 12));
     }
   }
   headroom = count_leading_zeros((uint32_t)sum);
@@ -108,7 +121,8 @@ void tinyrnn_softmax(const tinyrnn_softmax_t *op, const int8_t *x, int8_t *y) {
   for (i = 0; i < op->size; ++i) {
     const int32_t d = (int32_t)x[i] - max_v;
     if (d >= op->diff_min) {
-      const int32_t e = exp_on_negative_values(scaled_diff(op, d));
+      const int32_t e =
+          i < TINYRNN_SOFTMAX_KEEP ? kept[i] : exp_on_negative_values(scaled_diff(op, d));
       int32_t v = tinyrnn_rdbypot(tinyrnn_srdhm(recip, e), exponent) - 128;
       v = v > 127 ? 127 : (v < -128 ? -128 : v);
       y[i] = (int8_t)v;
