@@ -188,22 +188,22 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_gru_packed_step_mve(const tinyrnn_gru_packed_
     r = tinyrnn_sigmoid_v(vshrq_n_s32(r, 16));
     /* a = sat16(xh + sat16(rshift15(r * rec))), both terms as sat16 << 16 */
     a = tinyrnn_gate16_v(arec, L->mult_rec[2], L->lsh_rec[2], L->rsh_rec[2], w8);
-    a = vqshlq_r_s32(tinyrnn_rdbypot_v(vmulq_s32(r, vshrq_n_s32(a, 16)), 15), 16);
+    a = TINYRNN_QSHL_V(tinyrnn_rdbypot_v(vmulq_s32(r, vshrq_n_s32(a, 16)), 15), 16);
     a = vqaddq_s32(tinyrnn_gate16_v(ain, L->mult_in[2], L->lsh_in[2], L->rsh_in[2], w8), a);
     c = tinyrnn_tanh_v(vshrq_n_s32(a, 16), -12);
     if (!s8) {
       hv = vaddq_s32(c, tinyrnn_rdbypot_v(vmulq_s32(z, vsubq_s32(vldrhq_s32(h16), c)), 15));
-      hv = vshrq_n_s32(vqshlq_r_s32(hv, 16), 16);
+      hv = vshrq_n_s32(TINYRNN_QSHL_V(hv, 16), 16);
       vstrhq_s32(h16, hv);
       hv = tinyrnn_mbqm_v(tinyrnn_shl_v(hv, L->lsh_h8), L->mult_h8, L->rsh_h8);
     } else {
       /* int8 state (tinyrnn_gru_packed_update): c8 = sat8(mbqm(c)), h8 = sat8(c8 + ...) */
       const int32x4_t c8 = vshrq_n_s32(
-          vqshlq_r_s32(tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8), 24),
+          TINYRNN_QSHL_V(tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8), 24),
           24);
       hv = vaddq_s32(c8, tinyrnn_rdbypot_v(vmulq_s32(z, vsubq_s32(vldrbq_s32(h8), c8)), 15));
     }
-    vstrbq_s32(h8, vshrq_n_s32(vqshlq_r_s32(hv, 24), 24));
+    vstrbq_s32(h8, vshrq_n_s32(TINYRNN_QSHL_V(hv, 24), 24));
   }
 }
 #endif

@@ -685,9 +685,23 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
  * TFLM's RoundingDivideByPOT by rs is VRSHL's round-half-up shift of x + (x >> 31) (a negative
  * tie moves away from zero). VQSHL by 16 saturates to int16 in the high halfword; only the
  * high halfword is used (a positive overflow leaves 0xFFFF in the low one). */
+/* Rounding shift right by rs > 0 (VRSHR) and saturating shift left by n >= 0 (VQSHL): the
+ * immediate encodings when the amount is a compile-time constant, as the generated descriptors'
+ * are. The register encodings hold the amount in a core register, and GCC rematerializes those
+ * constants in every block of units instead of keeping them (the block loops use all 14). */
+#if defined(__OPTIMIZE__)
+#define TINYRNN_RSHR_V(x, rs) \
+  (__builtin_constant_p(rs) ? vrshrq_n_s32((x), (rs)) : vrshlq_n_s32((x), -(rs)))
+#define TINYRNN_QSHL_V(x, n) \
+  (__builtin_constant_p(n) ? vqshlq_n_s32((x), (n)) : vqshlq_r_s32((x), (n)))
+#else
+#define TINYRNN_RSHR_V(x, rs) vrshlq_n_s32((x), -(rs))
+#define TINYRNN_QSHL_V(x, n) vqshlq_r_s32((x), (n))
+#endif
+
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rdbypot_v(int32x4_t x, int32_t rs) {
   if (rs > 0) {
-    x = vrshlq_n_s32(vaddq_s32(x, vshrq_n_s32(x, 31)), -rs);
+    x = TINYRNN_RSHR_V(vaddq_s32(x, vshrq_n_s32(x, 31)), rs);
   }
   return x;
 }
@@ -698,13 +712,13 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rdbypot_v(int32x4_t x, int32_t rs) {
  * negative result (y < 0 gives x <= 0, and x = 0 with the -1 still rounds back to 0). */
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_mbqm_v(int32x4_t y, int32_t m, int32_t rs) {
   if (rs > 0) {
-    return vrshlq_n_s32(vqrdmlahq_n_s32(vshrq_n_s32(y, 31), y, m), -rs);
+    return TINYRNN_RSHR_V(vqrdmlahq_n_s32(vshrq_n_s32(y, 31), y, m), rs);
   }
   return vqrdmulhq_n_s32(y, m);
 }
 
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rq16_v(int32x4_t y, int32_t m, int32_t rs) {
-  return vqshlq_r_s32(tinyrnn_mbqm_v(y, m, rs), 16);
+  return TINYRNN_QSHL_V(tinyrnn_mbqm_v(y, m, rs), 16);
 }
 
 /* y = t * 2^sh for a signed sh (a right shift only ever drops zero bits here). */
@@ -772,7 +786,7 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_a_v(int32x4_t t2, int32_t m, i
 }
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_lstm_gate_b_v(int32x4_t a, int32x4_t ab, int32_t m,
                                                       int32_t ls, int32_t rs) {
-  return vqshlq_r_s32(tinyrnn_lstm_gate_mbqm_b(a, ab, m, ls, rs), 16);
+  return TINYRNN_QSHL_V(tinyrnn_lstm_gate_mbqm_b(a, ab, m, ls, rs), 16);
 }
 
 /* mbqm of gate g of one side's four accumulator vectors: the int8-row sums (w8) are dot + bias
@@ -832,8 +846,9 @@ TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_tanh_abs_v(int32x4_t x, int32_t scale_po
     a = vminq_u32(a, vdupq_n_u32(65535u));
   }
   e = vldrwq_gather_shifted_offset_u32(tinyrnn_tanh_table, vshrq_n_u32(a, 8));
+  /* base << 8 is one VSHLLB of the bottom halfwords */
   pos = vreinterpretq_s32_u32(vshrq_n_u32(
-      vaddq_u32(vshrq_n_u32(vshlq_n_u32(e, 16), 8),
+      vaddq_u32(vshllbq_n_u16(vreinterpretq_u16_u32(e), 8),
                 vmulq_u32(vshrq_n_u32(e, 16), vandq_u32(a, vdupq_n_u32(0xFFu)))),
       9));
   s = vshrq_n_s32(v, 31);
@@ -1130,7 +1145,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_lstm_packed_step_mve(const tinyrnn_lstm_packe
     cv = vaddq_n_s32(tinyrnn_rq_prod_v(vmulq_s32(tinyrnn_tanh_v(cn, L->cell_scale_power), go),
                                        L->mult_h, L->shift_h),
                      L->hidden_zp);
-    vstrbq_p_s32(h, vshrq_n_s32(vqshlq_r_s32(cv, 24), 24), pred);
+    vstrbq_p_s32(h, vshrq_n_s32(TINYRNN_QSHL_V(cv, 24), 24), pred);
     h += n;
     c += n;
     left -= n;

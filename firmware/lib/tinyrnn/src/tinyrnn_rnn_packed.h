@@ -64,7 +64,7 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_block_v(const tinyrnn_rnn_packed_t *L, in
                            tinyrnn_gate16_v(sr, L->mult_rec, L->lsh_rec, L->rsh_rec, w8));
   c = tinyrnn_tanh_abs_v(vshrq_n_s32(c, 16), -12);
   c = tinyrnn_mbqm_v(tinyrnn_shl_v(c, L->lsh_h8), L->mult_h8, L->rsh_h8);
-  vstrbq_s32(h, vshrq_n_s32(vqshlq_r_s32(c, 24), 24));
+  vstrbq_s32(h, vshrq_n_s32(TINYRNN_QSHL_V(c, 24), 24));
 }
 
 TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_t *L,
@@ -85,11 +85,17 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_
     for (; h_end - h >= 16; h += 16) {
       int32_t *ti = t[0];
       int32_t *tr = t[1];
+      const int32_t *tp = &t[0][0];
       TINYRNN_W8_DOTS(4, L->input_size, L->units, xs, w8p, b, ti, tr);
-      tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][0]), vldrwq_s32(&t[1][0]), h, 1);
-      tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][4]), vldrwq_s32(&t[1][4]), h + 4, 1);
-      tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][8]), vldrwq_s32(&t[1][8]), h + 8, 1);
-      tinyrnn_rnn_block_v(L, vldrwq_s32(&t[0][12]), vldrwq_s32(&t[1][12]), h + 12, 1);
+#if defined(__GNUC__)
+      /* the sums through one base register (VLDRW's immediate offsets), not an SP-relative
+       * address computed again for every load */
+      __asm__("" : "+r"(tp));
+#endif
+      tinyrnn_rnn_block_v(L, vldrwq_s32(tp), vldrwq_s32(tp + 16), h, 1);
+      tinyrnn_rnn_block_v(L, vldrwq_s32(tp + 4), vldrwq_s32(tp + 20), h + 4, 1);
+      tinyrnn_rnn_block_v(L, vldrwq_s32(tp + 8), vldrwq_s32(tp + 24), h + 8, 1);
+      tinyrnn_rnn_block_v(L, vldrwq_s32(tp + 12), vldrwq_s32(tp + 28), h + 12, 1);
     }
   }
 #else
