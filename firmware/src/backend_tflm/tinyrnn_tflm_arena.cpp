@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "tinyrnn_model.h" /* declares both symbols: a mismatch is a compile error here */
+
 #if defined(__has_include)
 #if __has_include("tinyrnn_tflm_arena.h")
 #include "tinyrnn_tflm_arena.h"
