@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -19,19 +20,28 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 _prebuild: subprocess.Popen | None = None
+_pretrain: subprocess.Popen | None = None
 # The tests that link TFLM, all on the emulated Cortex-M4 (so does `tinyrnn budget` after them).
 _TFLM_TESTS = ("test_tflm_device.py",)
+# The tests that need the trained 32-unit smartwatch models of rnn_int8_models.py.
+_TRAINED_TESTS = ("test_rnn_int8_model.py",)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Compile the Cortex-M4 TFLM libraries in the background while the host-only tests run
-    (most use one core): about two minutes that the TFLM tests would otherwise wait for. If it
-    fails, those tests compile (and report) it themselves."""
-    global _prebuild
-    if any(Path(str(item.fspath)).name in _TFLM_TESTS for item in session.items):
+    """Work for later tests in the background while the earlier ones run (most use one core):
+    the Cortex-M4 TFLM libraries (about two minutes the TFLM tests would otherwise wait for)
+    and the trained smartwatch models (about two minutes of training). If either fails, the
+    tests that need it build or train (and report) it themselves."""
+    global _prebuild, _pretrain
+    names = {Path(str(item.fspath)).name for item in session.items}
+    if names & set(_TFLM_TESTS):
         from tinyrnn.deploy.tflm_lib import start_background_build
 
         _prebuild = start_background_build(["mps2-an386"])
+    if names & set(_TRAINED_TESTS):
+        from rnn_int8_models import start_background
+
+        _pretrain = start_background()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -39,6 +49,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from tinyrnn.deploy.tflm_lib import stop_background_build
 
         stop_background_build(_prebuild)
+    if _pretrain is not None and _pretrain.poll() is None:
+        os.killpg(_pretrain.pid, signal.SIGTERM)  # the trainer and its training children
+        _pretrain.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

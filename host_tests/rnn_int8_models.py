@@ -8,12 +8,15 @@ trained here with the same data, normalization, optimizer and calibration sample
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import inspect
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,6 +25,8 @@ EPOCHS = 30
 SEED = 0
 SPECS = {"gru": ("gru", True), "rnn": ("rnn", True), "gru_ra0": ("gru", False),
          "lstm": ("lstm", True)}
+# The models host_tests/test_rnn_int8_model.py needs (conftest.py trains them ahead)
+TEST_KEYS = ("gru", "rnn", "gru_ra0")
 
 
 def _child(root: str, key: str) -> None:  # runs in a child process (TF import + training)
@@ -88,10 +93,37 @@ def cache_root() -> Path:
 PARALLEL = 2
 
 
-def model_dirs(keys: tuple[str, ...] = ("gru", "rnn", "gru_ra0")) -> dict[str, Path]:
+@contextmanager
+def _one_trainer(root: Path) -> Iterator[None]:
+    """Holds the cache for one trainer at a time (blocking flock): the session's background
+    child (host_tests/conftest.py) or a test; whoever comes second finds the models there."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / ".training.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
+
+
+def start_background(keys: tuple[str, ...] = TEST_KEYS) -> subprocess.Popen:
+    """Train keys in a low-priority process group while the tests that do not need them run
+    (most keep one core busy); model_dirs() in the test then waits for it on the lock."""
+    env = dict(os.environ, PYTHONPATH=f"{REPO}:{REPO / 'host_tests'}")
+    return subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "rnn_int8_models", *keys],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, env=env, cwd=REPO, start_new_session=True)
+
+
+def model_dirs(keys: tuple[str, ...] = TEST_KEYS) -> dict[str, Path]:
     """Train what is missing (one child process per model, PARALLEL at once) and return
     {key: model dir}."""
     root = cache_root()
+    with _one_trainer(root):
+        return _train_missing(root, keys)
+
+
+def _train_missing(root: Path, keys: tuple[str, ...]) -> dict[str, Path]:
     names = {"gru": f"watch-gru-u{UNITS}-s{SEED}", "rnn": f"watch-rnn-u{UNITS}-s{SEED}",
              "lstm": f"watch-lstm-u{UNITS}-s{SEED}", "gru_ra0": f"watch-gru-ra0-u{UNITS}-s{SEED}"}
     out = {key: root / "models" / names[key] for key in keys}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rnn_int8_models import model_dirs
+from rnn_int8_models import TEST_KEYS, model_dirs
 
 from tinyrnn.convert.aot import compile_model
 from tinyrnn.convert.aot.graph import read_tflite
@@ -27,7 +27,7 @@ from tinyrnn.convert.rnn_reference import quantize_input, run_windows
 from tinyrnn.convert.rnn_tflite import to_tflite
 
 REPO = Path(__file__).resolve().parents[1]
-KEYS = ("gru", "rnn", "gru_ra0")
+KEYS = TEST_KEYS
 
 
 @pytest.fixture(scope="module")
