@@ -1,7 +1,9 @@
 """tinyrnn_srdhm / tinyrnn_rdbypot / tinyrnn_mbqm (tinyrnn_requant.h) against TFLite's
 SaturatingRoundingDoublingHighMul, RoundingDivideByPOT and MultiplyByQuantizedMultiplier written
 out in Python integers (gemmlowp fixedpoint.h, TFLite common.h), on the int32 extremes, values
-around the rounding ties and 200,000 pseudo-random pairs."""
+around the rounding ties and 200,000 pseudo-random pairs; and the packed kernels' rounded high
+product tinyrnn_mulhr (tinyrnn_lstm_packed.h) in its Cortex-M0 form from 16-bit halves
+(TINYRNN_MULHR16, compiled on the host) against (t * m + 2^31) >> 32 on the same pairs."""
 
 from __future__ import annotations
 
@@ -24,6 +26,20 @@ int main(void) {
   while (scanf("%ld %ld %ld", &a, &b, &s) == 3) {
     printf("%" PRId32 " %" PRId32 "\n", tinyrnn_srdhm((int32_t)a, (int32_t)b),
            tinyrnn_mbqm((int32_t)a, (int32_t)b, (int32_t)s));
+  }
+  return 0;
+}
+"""
+
+MULHR_PROGRAM = r"""
+#include <inttypes.h>
+#include <stdio.h>
+#include "tinyrnn_lstm_packed.h"
+
+int main(void) {
+  long t, m;
+  while (scanf("%ld %ld", &t, &m) == 2) {
+    printf("%" PRId32 "\n", tinyrnn_mulhr((int32_t)t, (int32_t)m));
   }
   return 0;
 }
@@ -92,3 +108,34 @@ def test_requantization_equals_tflite_integer_arithmetic(tmp_path: Path):
     bad = [(c, g) for c, g in zip(cs, got, strict=True)
            if g != f"{srdhm(c[0], c[1])} {mbqm(*c)}"]
     assert not bad, f"{len(bad)} of {len(cs)} differ, first: {bad[:3]}"
+
+
+def _halves_edges() -> list[int]:
+    """int32 values at the boundaries of the 16-bit halves (low half +-2^15, high half at its
+    extremes) and the int32 extremes."""
+    out = {I32_MIN, I32_MIN + 1, I32_MAX - 1, I32_MAX, 0, 1, -1}
+    for hi in (-(1 << 15), -1, 0, 1, (1 << 15) - 1):
+        for lo in (-(1 << 15) - 1, -(1 << 15), -(1 << 15) + 1, -1, 0, (1 << 15) - 1, 1 << 15):
+            v = hi * (1 << 16) + lo
+            if I32_MIN <= v <= I32_MAX:
+                out.add(v)
+    return sorted(out)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host gcc")
+def test_m0_rounded_high_product_equals_64_bit_formula(tmp_path: Path):
+    src = tmp_path / "mulhr.c"
+    src.write_text(MULHR_PROGRAM)
+    exe = tmp_path / "mulhr"
+    subprocess.run(["gcc", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-DTINYRNN_MULHR16",
+                    f"-I{RUNTIME_SRC}", str(src), "-o", str(exe)],
+                   check=True)
+    edges = _halves_edges()
+    pairs = [(t, m) for t in edges for m in edges] + [(a, b) for a, b, _ in cases()]
+    proc = subprocess.run([str(exe)], input="".join(f"{t} {m}\n" for t, m in pairs),
+                          capture_output=True, text=True, check=True)
+    got = proc.stdout.split("\n")[:-1]
+    assert len(got) == len(pairs)
+    bad = [(p, g) for p, g in zip(pairs, got, strict=True)
+           if int(g) != (p[0] * p[1] + (1 << 31)) >> 32]
+    assert not bad, f"{len(bad)} of {len(pairs)} differ, first: {bad[:3]}"
