@@ -110,7 +110,7 @@ def start_background(keys: tuple[str, ...] = TEST_KEYS) -> subprocess.Popen:
     """Train keys in a low-priority process group while the tests that do not need them run
     (most keep one core busy); model_dirs() in the test then waits for it on the lock."""
     env = dict(os.environ, PYTHONPATH=f"{REPO}:{REPO / 'host_tests'}")
-    return subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "rnn_int8_models", *keys],
+    return subprocess.Popen(["nice", "-n", "19", sys.executable, "-m", "rnn_int8_models", *keys],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL, env=env, cwd=REPO, start_new_session=True)
 
