@@ -37,7 +37,6 @@ LIMITS = {
 }
 
 
-
 @pytest.mark.parametrize("env,core", sorted(LIMITS))
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_instructions_per_mac(env, core, cell, tmp_path):

@@ -680,14 +680,6 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
 #define TINYRNN_BLS(ls) ((ls) <= 8 ? 0 : (ls) - 8)
 
 #if TINYRNN_PACKED_MVE
-/* Helium element-wise work, four units per int32 lane vector (units j..j+3 of a block).
- *
- * tinyrnn_rq16_v: sat16(mbqm(a, m, s)) << 16 from y = a * 2^max(s,0) (no overflow: the
- * compiler's range conditions). srdhm(y, m) is VQRDMULH (y * m * 2 + 2^31) >> 32: the same
- * integer as TFLM's round-half-away quotient (see tinyrnn_rq2; m > 0, so no saturation), and
- * TFLM's RoundingDivideByPOT by rs is VRSHL's round-half-up shift of x + (x >> 31) (a negative
- * tie moves away from zero). VQSHL by 16 saturates to int16 in the high halfword; only the
- * high halfword is used (a positive overflow leaves 0xFFFF in the low one). */
 /* Rounding shift right by rs > 0 (VRSHR) and saturating shift left by n >= 0 (VQSHL): the
  * immediate encodings when the amount is a compile-time constant, as the generated descriptors'
  * are. The register encodings hold the amount in a core register, and GCC rematerializes those
@@ -702,6 +694,14 @@ TINYRNN_ALWAYS_INLINE const int16_t *tinyrnn_dot_pairs(const int16_t *w16,
 #define TINYRNN_QSHL_V(x, n) vqshlq_r_s32((x), (n))
 #endif
 
+/* Helium element-wise work, four units per int32 lane vector (units j..j+3 of a block).
+ *
+ * tinyrnn_rq16_v: sat16(mbqm(a, m, s)) << 16 from y = a * 2^max(s,0) (no overflow: the
+ * compiler's range conditions). srdhm(y, m) is VQRDMULH (y * m * 2 + 2^31) >> 32: the same
+ * integer as TFLM's round-half-away quotient (see tinyrnn_rq2; m > 0, so no saturation), and
+ * TFLM's RoundingDivideByPOT by rs is VRSHL's round-half-up shift of x + (x >> 31) (a negative
+ * tie moves away from zero). VQSHL by 16 saturates to int16 in the high halfword; only the
+ * high halfword is used (a positive overflow leaves 0xFFFF in the low one). */
 TINYRNN_ALWAYS_INLINE int32x4_t tinyrnn_rdbypot_v(int32x4_t x, int32_t rs) {
   if (rs > 0) {
     x = TINYRNN_RSHR_V(vaddq_s32(x, vshrq_n_s32(x, 31)), rs);

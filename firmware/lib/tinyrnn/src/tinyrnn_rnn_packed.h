@@ -87,11 +87,9 @@ TINYRNN_ALWAYS_INLINE void tinyrnn_rnn_packed_step_mve(const tinyrnn_rnn_packed_
       int32_t *tr = t[1];
       const int32_t *tp = &t[0][0];
       TINYRNN_W8_DOTS(4, L->input_size, L->units, xs, w8p, b, ti, tr);
-#if defined(__GNUC__)
       /* the sums through one base register (VLDRW's immediate offsets), not an SP-relative
        * address computed again for every load */
       __asm__("" : "+r"(tp));
-#endif
       tinyrnn_rnn_block_v(L, vldrwq_s32(tp), vldrwq_s32(tp + 16), h, 1);
       tinyrnn_rnn_block_v(L, vldrwq_s32(tp + 4), vldrwq_s32(tp + 20), h + 4, 1);
       tinyrnn_rnn_block_v(L, vldrwq_s32(tp + 8), vldrwq_s32(tp + 24), h + 8, 1);
