@@ -9,6 +9,8 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | md5sum | cut -c1-8)
 TOOLS   := build/.toolchain-ok
 PYTEST_ARGS ?=
+# Test workers (pytest-xdist): most tests keep one core busy (QEMU, gcc, a TF conversion).
+PYTEST_JOBS ?= 2
 
 .PHONY: run test lint venv toolchain clean fuzz-harness
 
@@ -17,7 +19,7 @@ run: $(STAMP) $(TOOLS)
 
 test: $(STAMP) $(TOOLS)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

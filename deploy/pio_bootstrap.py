@@ -9,6 +9,7 @@ a second call checks a few files and returns.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -208,8 +209,12 @@ def bootstrap(core_dir: Path | None = None) -> PioSetup:
     """Prepare the offline PlatformIO core (idempotent) and return how to call ``pio``."""
     core = (core_dir or build_root() / "pio-core").resolve()
     core.mkdir(parents=True, exist_ok=True)
-    _make_tool_scons(core / "packages")
-    _pin_last_version(core)
+    # Builds may start side by side (device compare workers, parallel test workers): one of
+    # them assembles the package while the others wait, instead of replacing it under them.
+    with open(core / ".bootstrap.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _make_tool_scons(core / "packages")
+        _pin_last_version(core)
     return PioSetup(core_dir=core, pio=find_pio(), env=pio_environment(core))
 
 

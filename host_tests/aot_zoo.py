@@ -78,9 +78,10 @@ for name, spec in json.loads(sys.argv[2]).items():
     path = os.path.join(out, name + ".tflite")
     if not os.path.exists(path):
         data = make(spec)
-        with open(path + ".tmp", "wb") as f:
+        tmp = f"{path}.{os.getpid()}.tmp"  # two test workers may convert the same model
+        with open(tmp, "wb") as f:
             f.write(data)
-        os.replace(path + ".tmp", path)
+        os.replace(tmp, path)
 '''
 
 

@@ -27,12 +27,38 @@ _TFLM_TESTS = ("test_tflm_device.py",)
 _TRAINED_TESTS = ("test_rnn_int8_model.py",)
 
 
+# Session fixtures worth computing once: under `--dist loadgroup` (make test) the modules that
+# use one run in the same worker.
+_SHARED_FIXTURES = ("tiny_build",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """One pytest-xdist group per module (module fixtures are built once), except that the
+    modules sharing an expensive session fixture form one group."""
+    group: dict[str, str] = {}
+    for item in items:
+        module = Path(str(item.fspath)).stem
+        shared = [f for f in _SHARED_FIXTURES if f in getattr(item, "fixturenames", ())]
+        if shared:
+            group[module] = shared[0]
+        group.setdefault(module, module)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group[Path(str(item.fspath)).stem]))
+
+
+def _first_worker() -> bool:
+    """True in a plain run and in pytest-xdist's first worker: background jobs start once."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0"
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Work for later tests in the background while the earlier ones run (most use one core):
     the Cortex-M4 TFLM libraries (about two minutes the TFLM tests would otherwise wait for)
     and the trained smartwatch models (about two minutes of training). If either fails, the
     tests that need it build or train (and report) it themselves."""
     global _prebuild, _pretrain
+    if not _first_worker():
+        return
     names = {Path(str(item.fspath)).name for item in session.items}
     if names & set(_TFLM_TESTS):
         from tinyrnn.deploy.tflm_lib import start_background_build

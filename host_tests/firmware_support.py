@@ -4,6 +4,7 @@ Python mirror of the protocol fixture (firmware/test/fixture_model, which is not
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 
 from tinyrnn.deploy.firmware import FirmwareBuild, build
@@ -16,8 +17,10 @@ FIXTURE_OUTPUTS = 7
 
 @functools.cache
 def fixture_build(env: str) -> FirmwareBuild:
-    """The protocol-fixture firmware for env, built once per test session into a fresh folder."""
-    return build(env, build_dir=build_root() / "test-firmware" / "fixture")
+    """The protocol-fixture firmware for env, built once per test process into its own folder
+    (pytest-xdist workers build side by side; ccache shares their objects)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return build(env, build_dir=build_root() / "test-firmware" / f"fixture-{worker}")
 
 
 def s8(data: bytes | Sequence[int]) -> list[int]:
