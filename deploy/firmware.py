@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import time
@@ -69,6 +70,10 @@ def _slug(model_dir: Path) -> str:
         return "fixture"
     # build/models/<name>/tinyrnn -> <name>-tinyrnn: readable and distinct per model and backend.
     raw = f"{model_dir.parent.name}-{model_dir.name}"
+    if model_dir.parent.parent != (build_root() / "models").resolve():
+        # A folder elsewhere (an API export, a test's temporary folder) may share its name with
+        # another one: builds of the two must not land in one folder.
+        raw += "-" + hashlib.sha256(str(model_dir).encode()).hexdigest()[:8]
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", raw)
 
 
