@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ METRICS: tuple[str, ...] = ("flash_bytes", "ram_bytes", "model_bytes", "instruct
                             "cycles_estimated_per_inference")
 DEFAULT_THRESHOLD_PERCENT = 2.0
 MEASURE_WINDOWS = 3
+# Board/model pairs measured at a time: two keep a two-core machine busy, more only queue.
+DEFAULT_JOBS = min(2, os.cpu_count() or 1)
 # Part of the generated-model cache key: a new TF can convert the same Keras model differently.
 GENERATOR_VERSION = "tensorflow-2.21.0/tf-keras-2.21.0/v1"
 
@@ -161,7 +165,7 @@ def measure(spec: ModelSpec, model_c: Path, env: str) -> Measurement:
     from tinyrnn.deploy.firmware import build, memory_usage, qemu_machine
     from tinyrnn.deploy.link import QemuBoard
 
-    fw = build(env, model_c, build_dir=build_root() / "budget" / "firmware" / spec.name)
+    fw = build(env, model_c, build_dir=build_root() / "budget" / "firmware" / f"{spec.name}-{env}")
     mem = memory_usage(fw.elf)
     params = parameter_bytes(fw.elf)
     rng = np.random.default_rng(1234)
@@ -346,8 +350,10 @@ def write_baseline(path: Path, measurements: list[Measurement], threshold_percen
 def run_budget(budgets_path: Path = BUDGETS_FILE, baseline_path: Path | None = None,
                envs: list[str] | None = None, update_baseline: bool = False,
                threshold_percent: float | None = None, results_path: Path | None = None,
-               ) -> BudgetResult:
-    """Measure every (board, model) of the budgets file and check limits and baseline."""
+               jobs: int | None = None) -> BudgetResult:
+    """Measure every (board, model) of the budgets file and check limits and baseline; `jobs`
+    pairs at a time (each build and QEMU run keeps one core busy; instruction counts under
+    -icount do not depend on the load)."""
     start = time.monotonic()
     budgets = Budgets.load(budgets_path)
     threshold = budgets.threshold_percent if threshold_percent is None else threshold_percent
@@ -358,7 +364,7 @@ def run_budget(budgets_path: Path = BUDGETS_FILE, baseline_path: Path | None = N
         raise BudgetError(f"no budgets for {', '.join(unknown)} in {budgets.path} "
                           f"(it has {', '.join(budgets.boards)})")
     model_c: dict[str, Path] = {}
-    measurements = []
+    pairs: list[tuple[str, ModelSpec]] = []
     skipped: list[str] = []
     for env in selected:
         for model in budgets.boards[env]:
@@ -366,19 +372,28 @@ def run_budget(budgets_path: Path = BUDGETS_FILE, baseline_path: Path | None = N
             if model not in model_c:
                 model_c[model] = generate_model(spec)
             if spec.backend != "tinyrnn":
-                from tinyrnn.deploy.budget_tflm import measure_tflm
                 from tinyrnn.deploy.tflm_lib import unavailable_reason
 
                 reason = unavailable_reason()
                 if reason:
                     skipped.append(f"{env}/{model} not measured: {reason}")
                     continue
-                print(f"[budget] measuring {model} on {env} (TFLM, {spec.backend})", flush=True)
-                measurements.append(measure_tflm(spec, model_c[model].parent / "int8.tflite", env,
-                                                 MEASURE_WINDOWS))
-                continue
-            print(f"[budget] measuring {model} on {env}", flush=True)
-            measurements.append(measure(spec, model_c[model], env))
+            pairs.append((env, spec))
+
+    def measure_pair(pair: tuple[str, ModelSpec]) -> Measurement:
+        env, spec = pair
+        if spec.backend != "tinyrnn":
+            from tinyrnn.deploy.budget_tflm import measure_tflm
+
+            print(f"[budget] measuring {spec.name} on {env} (TFLM, {spec.backend})", flush=True)
+            return measure_tflm(spec, model_c[spec.name].parent / "int8.tflite", env,
+                                MEASURE_WINDOWS)
+        print(f"[budget] measuring {spec.name} on {env}", flush=True)
+        return measure(spec, model_c[spec.name], env)
+
+    # A TFLM library is built once per core under a lock, so parallel pairs only wait for it.
+    with ThreadPoolExecutor(max_workers=max(1, jobs or DEFAULT_JOBS)) as pool:
+        measurements = list(pool.map(measure_pair, pairs))  # the budgets file's order
     baseline = load_baseline(base_path)
     findings = check(measurements, budgets, None if update_baseline else baseline, threshold)
     result = BudgetResult(measurements, findings, budgets, baseline, threshold,
@@ -431,7 +446,7 @@ def _cmd_budget(args: argparse.Namespace) -> int:
 
     try:
         result = run_budget(args.budgets, args.baseline, args.env, args.update_baseline,
-                            args.threshold, args.json)
+                            args.threshold, args.json, jobs=args.jobs)
     except (BudgetError, BuildError, BootstrapError, DeviceError) as exc:
         print(f"tinyrnn budget: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
@@ -463,4 +478,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--update-baseline", action="store_true",
                    help="store the measured figures as the new baseline (budgets still checked)")
     p.add_argument("--json", type=Path, help="write the results here (default build/budget/results.json)")
+    p.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
+                   help="board/model pairs measured at a time (default: 2, or 1 on one core)")
     p.set_defaults(func=_cmd_budget)
