@@ -19,7 +19,7 @@ run: $(STAMP) $(TOOLS)
 
 test: $(STAMP) $(TOOLS)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

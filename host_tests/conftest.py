@@ -27,23 +27,40 @@ _TFLM_TESTS = ("test_tflm_device.py",)
 _TRAINED_TESTS = ("test_rnn_int8_model.py",)
 
 
-# Session fixtures worth computing once: under `--dist loadgroup` (make test) the modules that
-# use one run in the same worker.
+# Session fixtures worth computing once: with pytest-xdist (make test) the modules that use one
+# run in the same worker.
 _SHARED_FIXTURES = ("tiny_build",)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """One pytest-xdist group per module (module fixtures are built once), except that the
-    modules sharing an expensive session fixture form one group."""
-    group: dict[str, str] = {}
-    for item in items:
-        module = Path(str(item.fspath)).stem
-        shared = [f for f in _SHARED_FIXTURES if f in getattr(item, "fixturenames", ())]
-        if shared:
-            group[module] = shared[0]
-        group.setdefault(module, module)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group[Path(str(item.fspath)).stem]))
+def _xdist_group(module_path: str, config: pytest.Config) -> str:
+    """The worker group of a test module: the module itself (its module fixtures are built
+    once), the first shared session fixture its source names, or, when --device is a real
+    board's serial port, one group for everything (one port, so one worker at a time)."""
+    if pytest_plugins:
+        from device_plugin import device_option, is_serial_port
+
+        if is_serial_port(device_option(config)):
+            return "real-board"
+    source = (config.rootpath / module_path).read_text(encoding="utf-8")
+    return next((f for f in _SHARED_FIXTURES if f in source), module_path)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook; plain pytest runs without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Whole groups per worker (see _xdist_group). Scheduling by a node-id suffix
+    (--dist loadgroup) does not work with pytest 9.2, which no longer reads it."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    groups: dict[str, str] = {}
+
+    class ModuleGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module not in groups:
+                groups[module] = _xdist_group(module, config)
+            return groups[module]
+
+    return ModuleGroups(config, log)
 
 
 def _first_worker() -> bool:
