@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -32,32 +33,35 @@ _TRAINED_TESTS = ("test_rnn_int8_model.py",)
 _SHARED_FIXTURES = ("tiny_build",)
 
 
-def _xdist_group(module_path: str, config: pytest.Config) -> str:
+def xdist_group(module_path: str, root: Path, serial_port: bool) -> str:
     """The worker group of a test module: the module itself (its module fixtures are built
-    once), the first shared session fixture its source names, or, when --device is a real
+    once), the first shared session fixture a function of it takes, or, when --device is a real
     board's serial port, one group for everything (one port, so one worker at a time)."""
-    if pytest_plugins:
-        from device_plugin import device_option, is_serial_port
-
-        if is_serial_port(device_option(config)):
-            return "real-board"
-    source = (config.rootpath / module_path).read_text(encoding="utf-8")
-    return next((f for f in _SHARED_FIXTURES if f in source), module_path)
+    if serial_port:
+        return "real-board"
+    source = (root / module_path).read_text(encoding="utf-8")
+    takes = [f for f in _SHARED_FIXTURES if re.search(rf"def \w+\([^)]*\b{f}\b", source)]
+    return takes[0] if takes else module_path
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook; plain pytest runs without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """Whole groups per worker (see _xdist_group). Scheduling by a node-id suffix
+    """Whole groups per worker (see xdist_group). Scheduling by a node-id suffix
     (--dist loadgroup) does not work with pytest 9.2, which no longer reads it."""
     from xdist.scheduler import LoadScopeScheduling
 
+    port = False
+    if pytest_plugins:
+        from device_plugin import device_option, is_serial_port
+
+        port = is_serial_port(device_option(config))
     groups: dict[str, str] = {}
 
     class ModuleGroups(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
             if module not in groups:
-                groups[module] = _xdist_group(module, config)
+                groups[module] = xdist_group(module, config.rootpath, port)
             return groups[module]
 
     return ModuleGroups(config, log)

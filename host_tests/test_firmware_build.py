@@ -13,8 +13,15 @@ from pathlib import Path
 import pytest
 from firmware_support import fixture_build
 
-from tinyrnn.deploy.firmware import FIXTURE_MODEL_DIR, QEMU_ENVS, BuildError, build, memory_usage
-from tinyrnn.deploy.pio_bootstrap import FIRMWARE_DIR, TOOL_SCONS_VERSION, bootstrap
+from tinyrnn.deploy.firmware import (
+    FIXTURE_MODEL_DIR,
+    QEMU_ENVS,
+    BuildError,
+    build,
+    default_build_dir,
+    memory_usage,
+)
+from tinyrnn.deploy.pio_bootstrap import FIRMWARE_DIR, TOOL_SCONS_VERSION, bootstrap, build_root
 
 pytestmark = pytest.mark.device
 
@@ -28,6 +35,18 @@ NO_NETWORK = {
     "https_proxy": "http://127.0.0.1:9",
 }
 REGISTRY_TRACES = ("registry", "Downloading", "HTTPClientError", "Unpacking", "api.platformio")
+
+
+def test_same_named_models_in_two_folders_build_apart(tmp_path: Path) -> None:
+    """Two exports called k3_gru (API users, parallel test workers) never share a build folder;
+    a model of the build tree keeps its readable folder name."""
+    a = tmp_path / "a" / "k3_gru" / "tinyrnn"
+    b = tmp_path / "b" / "k3_gru" / "tinyrnn"
+    assert default_build_dir(a) != default_build_dir(b)
+    assert default_build_dir(a).name.startswith("k3_gru-tinyrnn-")
+    assert default_build_dir(a) == default_build_dir(tmp_path / "a" / "k3_gru" / "." / "tinyrnn")
+    in_tree = build_root() / "models" / "watch-gru-u32-s0" / "tinyrnn"
+    assert default_build_dir(in_tree) == build_root() / "firmware" / "watch-gru-u32-s0-tinyrnn"
 
 
 def test_bootstrap_is_idempotent_and_names_platformio_owner() -> None:
