@@ -157,6 +157,11 @@ def generate_model(spec: ModelSpec, root: Path | None = None) -> Path:
 
 
 
+def firmware_build_dir(spec: ModelSpec, env: str) -> Path:
+    """One folder per model and board, so pairs measured side by side never share one."""
+    return build_root() / "budget" / "firmware" / f"{spec.name}-{env}"
+
+
 def measure(spec: ModelSpec, model_c: Path, env: str) -> Measurement:
     """Build for env, read the ELF, run a few seeded windows in QEMU (largest count wins)."""
     import numpy as np
@@ -165,7 +170,7 @@ def measure(spec: ModelSpec, model_c: Path, env: str) -> Measurement:
     from tinyrnn.deploy.firmware import build, memory_usage, qemu_machine
     from tinyrnn.deploy.link import QemuBoard
 
-    fw = build(env, model_c, build_dir=build_root() / "budget" / "firmware" / f"{spec.name}-{env}")
+    fw = build(env, model_c, build_dir=firmware_build_dir(spec, env))
     mem = memory_usage(fw.elf)
     params = parameter_bytes(fw.elf)
     rng = np.random.default_rng(1234)
@@ -387,7 +392,7 @@ def run_budget(budgets_path: Path = BUDGETS_FILE, baseline_path: Path | None = N
 
             print(f"[budget] measuring {spec.name} on {env} (TFLM, {spec.backend})", flush=True)
             return measure_tflm(spec, model_c[spec.name].parent / "int8.tflite", env,
-                                MEASURE_WINDOWS)
+                                MEASURE_WINDOWS, firmware_build_dir(spec, env))
         print(f"[budget] measuring {spec.name} on {env}", flush=True)
         return measure(spec, model_c[spec.name], env)
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tinyrnn.deploy.pio_bootstrap import build_root
 
-
-def measure_tflm(spec, tflite: Path, env: str, windows: int):
-    """Measurement of spec's model on TFLM (backend spec.backend) on env."""
+def measure_tflm(spec, tflite: Path, env: str, windows: int, build_dir: Path):
+    """Measurement of spec's model on TFLM (backend spec.backend) on env, built in build_dir."""
     import numpy as np
 
     from tinyrnn.convert.arena import measure_arena
@@ -27,8 +25,7 @@ def measure_tflm(spec, tflite: Path, env: str, windows: int):
     model = TflmModel(tflite, spec.name, spec.steps, spec.channels,
                       [f"class{k}" for k in range(spec.classes)], [0.0] * spec.channels,
                       [1.0] * spec.channels, int(measure_arena(tflite)["arena_bytes"]), macs)
-    fw = build_tflm(model, env, spec.backend,
-                    build_dir=build_root() / "budget" / "firmware" / f"{spec.name}-{env}")
+    fw = build_tflm(model, env, spec.backend, build_dir=build_dir)
     mem = memory_usage(fw.firmware.elf)
     # Model bytes: the flatbuffer TFLM reads in flash (weights, quantization and graph).
     model_bytes = symbol_sizes(fw.firmware.elf).get("tinyrnn_model_tflite", 0)
