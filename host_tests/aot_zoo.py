@@ -43,6 +43,7 @@ _CHILD = r'''
 import json, os, sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np, tensorflow as tf, tf_keras as keras
+from tinyrnn.core.buildtree import write_bytes_atomic
 
 def make(spec):
     T, C, U, K, L, scale, head = spec
@@ -77,11 +78,7 @@ out = sys.argv[1]
 for name, spec in json.loads(sys.argv[2]).items():
     path = os.path.join(out, name + ".tflite")
     if not os.path.exists(path):
-        data = make(spec)
-        tmp = f"{path}.{os.getpid()}.tmp"  # two test workers may convert the same model
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, make(spec))  # two test workers may convert the same model
 '''
 
 
