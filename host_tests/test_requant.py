@@ -93,18 +93,26 @@ def cases() -> list[tuple[int, int, int]]:
     return out
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host gcc")
-def test_requantization_equals_tflite_integer_arithmetic(tmp_path: Path):
-    src = tmp_path / "rq.c"
-    src.write_text(PROGRAM)
-    exe = tmp_path / "rq"
-    subprocess.run(["gcc", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{RUNTIME_SRC}",
-                    str(src), "-o", str(exe)], check=True)
-    cs = cases()
-    proc = subprocess.run([str(exe)], input="".join(f"{a} {b} {s}\n" for a, b, s in cs),
+def _run_c(tmp_path: Path, program: str, rows: list[tuple[int, ...]],
+           defines: tuple[str, ...] = ()) -> list[str]:
+    """Compile program against the runtime headers, feed it rows (one per line of its stdin)
+    and return its output lines, one per row."""
+    src = tmp_path / "prog.c"
+    src.write_text(program)
+    exe = tmp_path / "prog"
+    subprocess.run(["gcc", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", *defines,
+                    f"-I{RUNTIME_SRC}", str(src), "-o", str(exe)], check=True)
+    proc = subprocess.run([str(exe)], input="".join(" ".join(map(str, r)) + "\n" for r in rows),
                           capture_output=True, text=True, check=True)
     got = proc.stdout.split("\n")[:-1]
-    assert len(got) == len(cs)
+    assert len(got) == len(rows)
+    return got
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host gcc")
+def test_requantization_equals_tflite_integer_arithmetic(tmp_path: Path):
+    cs = cases()
+    got = _run_c(tmp_path, PROGRAM, cs)
     bad = [(c, g) for c, g in zip(cs, got, strict=True)
            if g != f"{srdhm(c[0], c[1])} {mbqm(*c)}"]
     assert not bad, f"{len(bad)} of {len(cs)} differ, first: {bad[:3]}"
@@ -124,18 +132,9 @@ def _halves_edges() -> list[int]:
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host gcc")
 def test_m0_rounded_high_product_equals_64_bit_formula(tmp_path: Path):
-    src = tmp_path / "mulhr.c"
-    src.write_text(MULHR_PROGRAM)
-    exe = tmp_path / "mulhr"
-    subprocess.run(["gcc", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-DTINYRNN_MULHR16",
-                    f"-I{RUNTIME_SRC}", str(src), "-o", str(exe)],
-                   check=True)
     edges = _halves_edges()
     pairs = [(t, m) for t in edges for m in edges] + [(a, b) for a, b, _ in cases()]
-    proc = subprocess.run([str(exe)], input="".join(f"{t} {m}\n" for t, m in pairs),
-                          capture_output=True, text=True, check=True)
-    got = proc.stdout.split("\n")[:-1]
-    assert len(got) == len(pairs)
+    got = _run_c(tmp_path, MULHR_PROGRAM, pairs, ("-DTINYRNN_MULHR16",))
     bad = [(p, g) for p, g in zip(pairs, got, strict=True)
            if int(g) != (p[0] * p[1] + (1 << 31)) >> 32]
     assert not bad, f"{len(bad)} of {len(pairs)} differ, first: {bad[:3]}"
